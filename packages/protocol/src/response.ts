@@ -1,0 +1,50 @@
+/**
+ * The send_push / ack answer the Mattermost server reads: HTTP 200 and a JSON object whose values are all
+ * strings (the server decodes into `map[string]string`; any other value type makes it treat the send as an
+ * error). Encoded byte for byte as the Go proxy does: keys sorted, Go's escaping of `<`, `>`, `&`, U+2028 and
+ * U+2029, and a trailing newline (reference/mattermost-wire.md §1.6).
+ */
+
+export type PushStatus = 'OK' | 'REMOVE' | 'FAIL';
+
+export type PushResponse = { status: 'OK' } | { status: 'REMOVE' } | { status: 'FAIL'; error: string };
+
+const GO_ESCAPES: Readonly<Record<string, string>> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** A JSON string literal as Go's encoding/json writes it (HTML-safe escaping). */
+export function goJsonString(value: string): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c] as string);
+}
+
+/** Encodes any string map as Go does: keys sorted, string values, newline at the end. */
+export function encodeStringMap(map: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(map).sort();
+  const members = keys.map((key) => `${goJsonString(key)}:${goJsonString(map[key] as string)}`);
+  return `{${members.join(',')}}\n`;
+}
+
+const OK_BODY = encodeStringMap({ status: 'OK' });
+const REMOVE_BODY = encodeStringMap({ status: 'REMOVE' });
+
+/** The response body for a send_push or ack outcome. */
+export function encodePushResponse(response: PushResponse): string {
+  switch (response.status) {
+    case 'OK':
+      return OK_BODY;
+    case 'REMOVE':
+      return REMOVE_BODY;
+    case 'FAIL':
+      return encodeStringMap({ status: 'FAIL', error: response.error });
+  }
+}
+
+/** Shorthand for a FAIL answer. */
+export function failResponse(error: string): PushResponse {
+  return { status: 'FAIL', error };
+}
