@@ -114,7 +114,8 @@ function convert(
         if (big < INT64_MIN || big > INT64_MAX) return mismatch(`number ${text}`);
       }
       // Values past 2^53 lose precision here; no field of the wire protocol carries such numbers.
-      return { ok: true, value: Number(text) };
+      // `|| 0` turns -0 into Go's 0.
+      return { ok: true, value: Number(text) || 0 };
     }
   }
 }

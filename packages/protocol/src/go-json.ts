@@ -10,7 +10,7 @@
  * - numbers keep their literal text, so an `int` field can refuse `1.0` and `1e2` as Go does;
  * - strings are made well formed: lone surrogates become U+FFFD, as Go's decoder does.
  *
- * The reader is iterative: nesting deeper than Go's limit (10000) is the error `exceeded max depth`, and no
+ * The reader is iterative: nesting deeper than Go's limit (10000) is Go's `exceeded max depth` error, and no
  * input can overflow the call stack.
  */
 
@@ -194,12 +194,16 @@ class Reader {
     throw this.invalid('looking for beginning of value');
   }
 
-  private push(frame: Frame): void {
-    if (this.stack.length >= MAX_DEPTH) throw new GoJsonSyntaxError('exceeded max depth');
-    this.stack.push(frame);
+  /** Go counts a container's depth when it opens, empty or not; `pos` is just past the bracket. */
+  private checkDepth(): void {
+    if (this.stack.length >= MAX_DEPTH) {
+      this.pos--;
+      throw this.invalid('exceeded max depth');
+    }
   }
 
   private openObject(): GoJsonValue | undefined {
+    this.checkDepth();
     const node: GoJsonObject = { kind: 'object', keys: [], values: [] };
     this.skipSpace();
     this.requireMore();
@@ -207,12 +211,13 @@ class Reader {
       this.pos++;
       return node;
     }
-    this.push({ node });
+    this.stack.push({ node });
     this.readObjectKey(node);
     return undefined;
   }
 
   private openArray(): GoJsonValue | undefined {
+    this.checkDepth();
     const node: GoJsonArray = { kind: 'array', items: [] };
     this.skipSpace();
     this.requireMore();
@@ -220,7 +225,7 @@ class Reader {
       this.pos++;
       return node;
     }
-    this.push({ node });
+    this.stack.push({ node });
     return undefined;
   }
 

@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { decodeAck, decodeSendPush, foldGoKey, PUSH_NOTIFICATION_SCHEMA, utf8ByteLength, type ProviderKind } from '@hpns/protocol';
+import { anyBody, objectText, type Member } from './support/bodies';
+
+const TARGETS: Record<string, ProviderKind> = { apple_rn: 'apns', android_rn: 'fcm' };
+const lookup = (type: string) => TARGETS[type];
+
+/** Every FAIL text the decoder may produce (reference §1.5). */
+const DOCUMENTED_FAILS = [
+  /^Failed to read message body: (EOF|unexpected EOF)$/,
+  /^Failed to read message body: invalid character '.{1,6}' (looking for beginning of value|looking for beginning of object key string|after object key|after object key:value pair|after array element|in string literal|in string escape code|in \\u hexadecimal character escape|in numeric literal|after decimal point in numeric literal|in exponent of numeric literal|in literal (true|false|null) \(expecting '[a-z]'\)|exceeded max depth)$/su,
+  /^Failed to read message body: json: cannot unmarshal (string|bool|array|object|number|number \S+) into Go (struct field PushNotification\.[a-z_]+ of type (string|int|bool)|value of type model\.PushNotification)$/,
+  /^Failed because of missing server Id$/,
+  /^Failed because of missing device Id serverId=.+$/su,
+  /^Did not send message because of missing platform property type=.* serverId=.+$/su,
+];
+
+describe('decodeSendPush (properties)', () => {
+  it('never throws and always yields a valid request or a documented FAIL text (10,000 bodies)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(anyBody, (body) => {
+        const result = decodeSendPush(body, lookup);
+        if (result.ok) {
+          accepted++;
+          const { notification, targetType, appVersion } = result.request;
+          expect(notification.server_id).not.toBe('');
+          expect(notification.device_id).not.toBe('');
+          expect(targetType in TARGETS).toBe(true);
+          expect(Number.isInteger(appVersion)).toBe(true);
+          expect(utf8ByteLength(notification.message)).toBeLessThanOrEqual(2047);
+          expect(utf8ByteLength(notification.channel_name)).toBeLessThanOrEqual(64);
+        } else {
+          expect(DOCUMENTED_FAILS.some((pattern) => pattern.test(result.error))).toBe(true);
+        }
+      }),
+      { numRuns: 10_000 },
+    );
+    // The generator must reach the accept path often enough for the property to mean something.
+    expect(accepted).toBeGreaterThan(500);
+  });
+
+  it('decodes well-formed objects like a model of Go’s rules built on JSON.parse (3,000 bodies)', () => {
+    const fields = PUSH_NOTIFICATION_SCHEMA.fields;
+    const byFolded = new Map(Object.keys(fields).map((name) => [foldGoKey(name), name]));
+    const model = (members: Member[]) => {
+      const out: Record<string, unknown> = {};
+      let typeError: string | undefined;
+      for (const [key, value] of members) {
+        const field = byFolded.get(foldGoKey(key));
+        if (field === undefined || value === null) continue;
+        const kind = fields[field];
+        const ok =
+          (kind === 'string' && typeof value === 'string') ||
+          (kind === 'bool' && typeof value === 'boolean') ||
+          (kind === 'int' && typeof value === 'number' && Number.isInteger(value) && !/[.eE]/.test(JSON.stringify(value)));
+        if (!ok) typeError ??= field;
+        else out[field] = kind === 'string' ? (value as string).toWellFormed() : value;
+      }
+      return { out, typeError };
+    };
+    fc.assert(
+      fc.property(objectText, ({ members, text }) => {
+        const expected = model(members);
+        const result = decodeSendPush(text, lookup);
+        if (expected.typeError !== undefined) {
+          expect(result.ok).toBe(false);
+          expect(!result.ok && result.error).toContain(`Go struct field PushNotification.${expected.typeError} of type`);
+          return;
+        }
+        if (!result.ok) {
+          expect(result.failure).not.toBe('decode');
+          return;
+        }
+        const n = result.request.notification as unknown as Record<string, unknown>;
+        for (const [field, value] of Object.entries(expected.out)) {
+          if (field === 'message' || field === 'channel_name') continue; // truncated; checked elsewhere
+          expect(n[field]).toEqual(value);
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
+
+describe('decodeAck (properties)', () => {
+  it('never throws on arbitrary bodies (2,000 bodies)', () => {
+    fc.assert(
+      fc.property(anyBody, (body) => {
+        const result = decodeAck(body);
+        if (!result.ok) expect(result.error).toMatch(/^Failed (to read ack body: |because of missing ack (Id|platform|type)$)/);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
