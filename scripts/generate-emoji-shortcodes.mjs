@@ -29,7 +29,10 @@ function fromUnified(unified) {
 }
 
 function cldrShortcode(description) {
-  return description.replace(/[:,“”⊛]/g, '').trim().replace(/ /g, '_');
+  return description
+    .replace(/[:,“”⊛]/g, '')
+    .trim()
+    .replace(/ /g, '_');
 }
 
 const SKIN_TONES = {

@@ -33,7 +33,8 @@ export const PUSH_NOTIFICATION_ACK_SCHEMA: GoStructSchema = {
 
 export type AckFailure = 'decode' | 'id' | 'platform' | 'type';
 
-export type AckDecodeResult = { ok: true; ack: PushNotificationAck } | { ok: false; failure: AckFailure; error: string };
+export type AckDecodeResult =
+  { ok: true; ack: PushNotificationAck } | { ok: false; failure: AckFailure; error: string };
 
 /** Decodes and validates an ack body in the proxy's order, with its FAIL texts. Never throws. */
 export function decodeAck(body: string): AckDecodeResult {
@@ -41,10 +42,12 @@ export function decodeAck(body: string): AckDecodeResult {
   if (!read.ok) return { ok: false, failure: 'decode', error: `Failed to read ack body: ${read.error}` };
   const decoded = decodeGoStruct<PushNotificationAck>(read.value, PUSH_NOTIFICATION_ACK_SCHEMA);
   const typeError = decoded.typeErrors[0];
-  if (typeError !== undefined) return { ok: false, failure: 'decode', error: `Failed to read ack body: ${typeError}` };
+  if (typeError !== undefined)
+    return { ok: false, failure: 'decode', error: `Failed to read ack body: ${typeError}` };
   const ack = decoded.value;
   if (ack.id === '') return { ok: false, failure: 'id', error: 'Failed because of missing ack Id' };
-  if (ack.platform === '') return { ok: false, failure: 'platform', error: 'Failed because of missing ack platform' };
+  if (ack.platform === '')
+    return { ok: false, failure: 'platform', error: 'Failed because of missing ack platform' };
   if (ack.type === '') return { ok: false, failure: 'type', error: 'Failed because of missing ack type' };
   return { ok: true, ack };
 }

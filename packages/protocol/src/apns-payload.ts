@@ -194,7 +194,8 @@ function serializeAps(aps: ApsDictionary): string {
 export function serializeApnsPayload(payload: ApnsPayload): string {
   const keys = [...Object.keys(payload.custom).filter((key) => key !== 'aps'), 'aps'].sort();
   const members = keys.map((key) => {
-    const value = key === 'aps' ? serializeAps(payload.aps) : serializeValue(payload.custom[key] as ApnsCustomValue);
+    const value =
+      key === 'aps' ? serializeAps(payload.aps) : serializeValue(payload.custom[key] as ApnsCustomValue);
     return `${goJsonString(key)}:${value}`;
   });
   return `{${members.join(',')}}`;

@@ -129,7 +129,9 @@ export function decodeGoStruct<T>(value: GoJsonValue, schema: GoStructSchema): G
   const unknownKeys: string[] = [];
   if (value === null) return { value: out as T, typeErrors, unknownKeys };
   if (typeof value !== 'object' || value.kind !== 'object') {
-    typeErrors.push(`json: cannot unmarshal ${goValueName(value)} into Go value of type ${schema.qualifiedName}`);
+    typeErrors.push(
+      `json: cannot unmarshal ${goValueName(value)} into Go value of type ${schema.qualifiedName}`,
+    );
     return { value: out as T, typeErrors, unknownKeys };
   }
   const object: GoJsonObject = value;
@@ -140,7 +142,12 @@ export function decodeGoStruct<T>(value: GoJsonValue, schema: GoStructSchema): G
       unknownKeys.push(key);
       continue;
     }
-    const converted = convert(schema, field, schema.fields[field] as GoFieldKind, object.values[i] as GoJsonValue);
+    const converted = convert(
+      schema,
+      field,
+      schema.fields[field] as GoFieldKind,
+      object.values[i] as GoJsonValue,
+    );
     if (!converted.ok) typeErrors.push(converted.error);
     else if (converted.value !== undefined) out[field] = converted.value;
   }

@@ -233,7 +233,8 @@ class Reader {
   private readObjectKey(node: GoJsonObject): void {
     this.skipSpace();
     this.requireMore();
-    if (this.text.charCodeAt(this.pos) !== Ch.Quote) throw this.invalid('looking for beginning of object key string');
+    if (this.text.charCodeAt(this.pos) !== Ch.Quote)
+      throw this.invalid('looking for beginning of object key string');
     node.keys.push(this.readString());
     this.skipSpace();
     this.requireMore();

@@ -1,4 +1,10 @@
-export { decodeAck, PUSH_NOTIFICATION_ACK_SCHEMA, type AckDecodeResult, type AckFailure, type PushNotificationAck } from './ack';
+export {
+  decodeAck,
+  PUSH_NOTIFICATION_ACK_SCHEMA,
+  type AckDecodeResult,
+  type AckFailure,
+  type PushNotificationAck,
+} from './ack';
 export {
   APNS_MAX_PAYLOAD_BYTES,
   APNS_VOIP_MAX_PAYLOAD_BYTES,
@@ -15,7 +21,14 @@ export {
   type ApsDictionary,
 } from './apns-payload';
 export { emojize } from './emoji/emojize';
-export { ERROR_CATALOG, ERROR_CODES, HpnsError, isHpnsError, type HpnsErrorCode, type HpnsErrorOptions } from './errors';
+export {
+  ERROR_CATALOG,
+  ERROR_CODES,
+  HpnsError,
+  isHpnsError,
+  type HpnsErrorCode,
+  type HpnsErrorOptions,
+} from './errors';
 export {
   buildFcmData,
   buildFcmRequest,
@@ -26,7 +39,13 @@ export {
   type FcmMessageOptions,
   type FcmRequest,
 } from './fcm-message';
-export { decodeGoStruct, foldGoKey, type GoDecodeResult, type GoFieldKind, type GoStructSchema } from './go-decode';
+export {
+  decodeGoStruct,
+  foldGoKey,
+  type GoDecodeResult,
+  type GoFieldKind,
+  type GoStructSchema,
+} from './go-decode';
 export {
   readFirstGoJsonValue,
   type GoJsonArray,
@@ -44,7 +63,13 @@ export {
   type DeliveryOutcome,
   type DeliveryOutcomeKind,
 } from './outcome';
-export { parsePlatform, voipAliasTarget, type ParsedPlatform, type ProviderKind, type Transport } from './platform';
+export {
+  parsePlatform,
+  voipAliasTarget,
+  type ParsedPlatform,
+  type ProviderKind,
+  type Transport,
+} from './platform';
 export {
   CHANNEL_NAME_MAX_BYTES,
   makePushNotification,

@@ -30,8 +30,7 @@ export interface SendPushRequest {
 export type SendPushFailure = 'decode' | 'server_id' | 'device_id' | 'platform';
 
 export type SendPushDecodeResult =
-  | { ok: true; request: SendPushRequest }
-  | { ok: false; failure: SendPushFailure; error: string };
+  { ok: true; request: SendPushRequest } | { ok: false; failure: SendPushFailure; error: string };
 
 /**
  * Decodes and validates a send_push body exactly in the proxy's order, with its FAIL texts:

@@ -612,7 +612,14 @@ describe('VoIP pushes (golden)', () => {
 });
 
 describe('APNs request options', () => {
-  const body = { ack_id: 'a', server_id: 's', device_id: 'tok', type: 'update_badge', badge: 2, platform: 'apple_rn' };
+  const body = {
+    ack_id: 'a',
+    server_id: 's',
+    device_id: 'tok',
+    type: 'update_badge',
+    badge: 2,
+    platform: 'apple_rn',
+  };
 
   it('adds apns-expiration (whole seconds) and apns-id when given', () => {
     const request = decode(body);
@@ -629,14 +636,22 @@ describe('APNs request options', () => {
 
   it('reports the body size against the 4096-byte limit', () => {
     const request = decode({ ...body, type: 'message', message: 'x'.repeat(2046) });
-    const built = buildApnsRequest(request.notification, { topic: TOPIC, transport: 'standard', appVersion: 1 });
+    const built = buildApnsRequest(request.notification, {
+      topic: TOPIC,
+      transport: 'standard',
+      appVersion: 1,
+    });
     expect(built.byteLength).toBe(Buffer.byteLength(built.body));
     expect(built.maxBytes).toBe(4096);
   });
 
   it('sets the FCM Android TTL in whole seconds, clamped to four weeks', () => {
     const request = decode({ ...body, platform: 'android_rn' });
-    expect(buildFcmRequest(request.notification, { ttlSeconds: 30.9 }).message.message.android.ttl).toBe('30s');
-    expect(buildFcmRequest(request.notification, { ttlSeconds: 1e9 }).message.message.android.ttl).toBe('2419200s');
+    expect(buildFcmRequest(request.notification, { ttlSeconds: 30.9 }).message.message.android.ttl).toBe(
+      '30s',
+    );
+    expect(buildFcmRequest(request.notification, { ttlSeconds: 1e9 }).message.message.android.ttl).toBe(
+      '2419200s',
+    );
   });
 });

@@ -55,7 +55,9 @@ describe('decodeSendPush', () => {
       const deep = `{"a":${'['.repeat(20000)}`;
       expect(failText(deep)).toBe("Failed to read message body: invalid character '[' exceeded max depth");
       const deepEmpty = `{"a":${'['.repeat(9999)}{}${']'.repeat(9999)},"server_id":""}`;
-      expect(failText(deepEmpty)).toBe("Failed to read message body: invalid character '{' exceeded max depth");
+      expect(failText(deepEmpty)).toBe(
+        "Failed to read message body: invalid character '{' exceeded max depth",
+      );
       const allowed = `{"a":${'['.repeat(9998)}{}${']'.repeat(9998)}}`;
       expect(failText(allowed)).toBe('Failed because of missing server Id');
     });
@@ -104,7 +106,9 @@ describe('decodeSendPush', () => {
     });
 
     it('matches keys case-insensitively, including Go’s Kelvin-sign and long-s folding', () => {
-      const n = okNotification('{"SERVER_ID":"s","Device_Id":"d","PLATFORM":"apple_rn","ac\u212a_id":"k","ſub_type":"x"}');
+      const n = okNotification(
+        '{"SERVER_ID":"s","Device_Id":"d","PLATFORM":"apple_rn","ac\u212a_id":"k","ſub_type":"x"}',
+      );
       expect(n.notification).toMatchObject({ server_id: 's', device_id: 'd', ack_id: 'k', sub_type: 'x' });
     });
 
@@ -119,7 +123,9 @@ describe('decodeSendPush', () => {
     });
 
     it('decodes escapes and turns lone surrogates into U+FFFD', () => {
-      const n = okNotification(`${VALID},"message":"a\\u00e9\\ud83d\\ude00\\n\\/\\ud800x","sender_name":"\\u0041"}`);
+      const n = okNotification(
+        `${VALID},"message":"a\\u00e9\\ud83d\\ude00\\n\\/\\ud800x","sender_name":"\\u0041"}`,
+      );
       expect(n.notification.message).toBe('aé😀\n/\ufffdx');
       expect(n.notification.sender_name).toBe('A');
     });
@@ -127,12 +133,20 @@ describe('decodeSendPush', () => {
     it('accepts int64 bounds and -0 for int fields', () => {
       expect(okNotification(`${VALID},"badge":-0}`).notification.badge).toBe(0);
       expect(okNotification(`${VALID},"badge":-1}`).notification.badge).toBe(-1);
-      expect(okNotification(`${VALID},"cont_ava":9223372036854775807}`).notification.cont_ava).toBeGreaterThan(9e18);
+      expect(
+        okNotification(`${VALID},"cont_ava":9223372036854775807}`).notification.cont_ava,
+      ).toBeGreaterThan(9e18);
     });
 
     it('gives absent fields Go’s zero values', () => {
       const n = okNotification(`${VALID}}`).notification;
-      expect(n).toMatchObject({ badge: 0, message: '', is_id_loaded: false, is_crt_enabled: false, signature: '' });
+      expect(n).toMatchObject({
+        badge: 0,
+        message: '',
+        is_id_loaded: false,
+        is_crt_enabled: false,
+        signature: '',
+      });
     });
 
     it('treats a null body as an empty notification', () => {
@@ -156,7 +170,9 @@ describe('decodeSendPush', () => {
     });
 
     it('looks platforms up exactly and case-sensitively', () => {
-      expect(failText('{"server_id":"s","device_id":"d","platform":"APPLE_RN"}')).toMatch(/missing platform property/);
+      expect(failText('{"server_id":"s","device_id":"d","platform":"APPLE_RN"}')).toMatch(
+        /missing platform property/,
+      );
     });
 
     it('names the failed check', () => {
@@ -187,20 +203,26 @@ describe('decodeSendPush', () => {
     });
 
     it('cuts at the first "-v", as the proxy does', () => {
-      expect(failText('{"server_id":"s","device_id":"d","platform":"apple-vendor_rn"}')).toMatch(/type=apple serverId/);
+      expect(failText('{"server_id":"s","device_id":"d","platform":"apple-vendor_rn"}')).toMatch(
+        /type=apple serverId/,
+      );
     });
 
     it('routes transport "voip" through APNs only', () => {
       expect(okNotification(`${VALID},"transport":"voip"}`).transport).toBe('voip');
-      expect(okNotification('{"server_id":"s","device_id":"d","platform":"android_rn","transport":"voip"}').transport).toBe(
-        'standard',
-      );
+      expect(
+        okNotification('{"server_id":"s","device_id":"d","platform":"android_rn","transport":"voip"}')
+          .transport,
+      ).toBe('standard');
       expect(okNotification(`${VALID},"transport":"VOIP"}`).transport).toBe('standard');
     });
 
     it('does not alias apple_voip_* onto an Android or unknown target', () => {
       const lookupWithAndroidApple = (type: string) => (type === 'apple_x' ? ('fcm' as const) : undefined);
-      const result = decodeSendPush('{"server_id":"s","device_id":"d","platform":"apple_voip_x"}', lookupWithAndroidApple);
+      const result = decodeSendPush(
+        '{"server_id":"s","device_id":"d","platform":"apple_voip_x"}',
+        lookupWithAndroidApple,
+      );
       expect(result.ok).toBe(false);
     });
 
@@ -208,14 +230,24 @@ describe('decodeSendPush', () => {
       const result = decodeSendPush('{"server_id":"s","device_id":"d","platform":"apple_voip_rn"}', (type) =>
         type === 'apple_voip_rn' || type === 'apple_rn' ? 'apns' : undefined,
       );
-      expect(result.ok && result.request).toMatchObject({ targetType: 'apple_voip_rn', transport: 'standard' });
+      expect(result.ok && result.request).toMatchObject({
+        targetType: 'apple_voip_rn',
+        transport: 'standard',
+      });
     });
   });
 
   describe('truncation at UTF-8 character boundaries', () => {
     const withMessage = (message: string, channel = '') =>
-      okNotification(JSON.stringify({ server_id: 's', device_id: 'd', platform: 'apple_rn', message, channel_name: channel }))
-        .notification;
+      okNotification(
+        JSON.stringify({
+          server_id: 's',
+          device_id: 'd',
+          platform: 'apple_rn',
+          message,
+          channel_name: channel,
+        }),
+      ).notification;
 
     it('keeps a 2047-byte message and cuts a longer one to 2046 bytes', () => {
       expect(withMessage('x'.repeat(2047)).message).toHaveLength(2047);
@@ -239,10 +271,19 @@ describe('decodeSendPush', () => {
 
 describe('decodeAck', () => {
   it('accepts a complete ack', () => {
-    const result = decodeAck('{"id":"a1","received_at":1700000000123,"platform":"ios","type":"message","post_id":"p","is_id_loaded":true}');
+    const result = decodeAck(
+      '{"id":"a1","received_at":1700000000123,"platform":"ios","type":"message","post_id":"p","is_id_loaded":true}',
+    );
     expect(result).toEqual({
       ok: true,
-      ack: { id: 'a1', received_at: 1700000000123, platform: 'ios', type: 'message', post_id: 'p', is_id_loaded: true },
+      ack: {
+        id: 'a1',
+        received_at: 1700000000123,
+        platform: 'ios',
+        type: 'message',
+        post_id: 'p',
+        is_id_loaded: true,
+      },
     });
   });
 
@@ -253,7 +294,10 @@ describe('decodeAck', () => {
       '{"id":"a","received_at":"now"}',
       'Failed to read ack body: json: cannot unmarshal string into Go struct field PushNotificationAck.received_at of type int64',
     ],
-    ['[1]', 'Failed to read ack body: json: cannot unmarshal array into Go value of type model.PushNotificationAck'],
+    [
+      '[1]',
+      'Failed to read ack body: json: cannot unmarshal array into Go value of type model.PushNotificationAck',
+    ],
     ['{}', 'Failed because of missing ack Id'],
     ['{"id":"a"}', 'Failed because of missing ack platform'],
     ['{"id":"a","platform":"android"}', 'Failed because of missing ack type'],

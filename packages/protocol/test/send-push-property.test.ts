@@ -1,5 +1,12 @@
 import fc from 'fast-check';
-import { decodeAck, decodeSendPush, foldGoKey, PUSH_NOTIFICATION_SCHEMA, utf8ByteLength, type ProviderKind } from '@hpns/protocol';
+import {
+  decodeAck,
+  decodeSendPush,
+  foldGoKey,
+  PUSH_NOTIFICATION_SCHEMA,
+  utf8ByteLength,
+  type ProviderKind,
+} from '@hpns/protocol';
 import { anyBody, objectText, type Member } from './support/bodies';
 
 const TARGETS: Record<string, ProviderKind> = { apple_rn: 'apns', android_rn: 'fcm' };
@@ -53,7 +60,10 @@ describe('decodeSendPush (properties)', () => {
         const ok =
           (kind === 'string' && typeof value === 'string') ||
           (kind === 'bool' && typeof value === 'boolean') ||
-          (kind === 'int' && typeof value === 'number' && Number.isInteger(value) && !/[.eE]/.test(JSON.stringify(value)));
+          (kind === 'int' &&
+            typeof value === 'number' &&
+            Number.isInteger(value) &&
+            !/[.eE]/.test(JSON.stringify(value)));
         if (!ok) typeError ??= field;
         else out[field] = kind === 'string' ? (value as string).toWellFormed() : value;
       }
@@ -65,7 +75,9 @@ describe('decodeSendPush (properties)', () => {
         const result = decodeSendPush(text, lookup);
         if (expected.typeError !== undefined) {
           expect(result.ok).toBe(false);
-          expect(!result.ok && result.error).toContain(`Go struct field PushNotification.${expected.typeError} of type`);
+          expect(!result.ok && result.error).toContain(
+            `Go struct field PushNotification.${expected.typeError} of type`,
+          );
           return;
         }
         if (!result.ok) {
@@ -88,7 +100,10 @@ describe('decodeAck (properties)', () => {
     fc.assert(
       fc.property(anyBody, (body) => {
         const result = decodeAck(body);
-        if (!result.ok) expect(result.error).toMatch(/^Failed (to read ack body: |because of missing ack (Id|platform|type)$)/);
+        if (!result.ok)
+          expect(result.error).toMatch(
+            /^Failed (to read ack body: |because of missing ack (Id|platform|type)$)/,
+          );
       }),
       { numRuns: 2_000 },
     );

@@ -8,7 +8,15 @@ import { PUSH_NOTIFICATION_SCHEMA } from '@hpns/protocol';
  */
 
 export const FIELD_NAMES = Object.keys(PUSH_NOTIFICATION_SCHEMA.fields);
-export const PLATFORMS = ['apple_rn', 'apple_rn-v2', 'android_rn', 'android_rn-v2', 'apple_voip_rn', 'apple_rn-vx', 'nope'];
+export const PLATFORMS = [
+  'apple_rn',
+  'apple_rn-v2',
+  'android_rn',
+  'android_rn-v2',
+  'apple_voip_rn',
+  'apple_rn-vx',
+  'nope',
+];
 
 /** A key that Go would match to `name`: random letter case, sometimes the Kelvin sign or long s. */
 const keyVariant = (name: string): fc.Arbitrary<string> =>
@@ -46,28 +54,41 @@ export const jsonAny: fc.Arbitrary<unknown> = fc.oneof(
 
 /** A value that has the right type for the field most of the time. */
 const fieldValue = (name: string): fc.Arbitrary<unknown> => {
-  if (name === 'platform') return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...PLATFORMS) }, { weight: 1, arbitrary: jsonAny });
+  if (name === 'platform')
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...PLATFORMS) },
+      { weight: 1, arbitrary: jsonAny },
+    );
   if (name === 'server_id' || name === 'device_id') {
-    return fc.oneof({ weight: 10, arbitrary: fc.string({ minLength: 1, maxLength: 30 }) }, { weight: 1, arbitrary: jsonAny });
+    return fc.oneof(
+      { weight: 10, arbitrary: fc.string({ minLength: 1, maxLength: 30 }) },
+      { weight: 1, arbitrary: jsonAny },
+    );
   }
   const kind = PUSH_NOTIFICATION_SCHEMA.fields[name];
-  const typed =
-    kind === 'bool' ? fc.boolean() : kind === 'int' ? fc.integer({ min: -1, max: 500 }) : text;
+  const typed = kind === 'bool' ? fc.boolean() : kind === 'int' ? fc.integer({ min: -1, max: 500 }) : text;
   return fc.oneof({ weight: 20, arbitrary: typed }, { weight: 1, arbitrary: jsonAny });
 };
 
 export type Member = [key: string, value: unknown];
 
 const member: fc.Arbitrary<Member> = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(...FIELD_NAMES).chain((name) => fc.tuple(fc.oneof(fc.constant(name), keyVariant(name)), fieldValue(name))) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .constantFrom(...FIELD_NAMES)
+      .chain((name) => fc.tuple(fc.oneof(fc.constant(name), keyVariant(name)), fieldValue(name))),
+  },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('id', 'app_version', 'extra', 'serverid', ''), jsonAny) },
 );
 
-const required: fc.Arbitrary<Member[]> = fc.tuple(
-  fc.tuple(fc.constant('server_id'), fieldValue('server_id')),
-  fc.tuple(fc.constant('device_id'), fieldValue('device_id')),
-  fc.tuple(fc.constant('platform'), fieldValue('platform')),
-).map((members) => members as Member[]);
+const required: fc.Arbitrary<Member[]> = fc
+  .tuple(
+    fc.tuple(fc.constant('server_id'), fieldValue('server_id')),
+    fc.tuple(fc.constant('device_id'), fieldValue('device_id')),
+    fc.tuple(fc.constant('platform'), fieldValue('platform')),
+  )
+  .map((members) => members as Member[]);
 
 /** Object members in document order, duplicates possible. */
 export const members: fc.Arbitrary<Member[]> = fc
@@ -89,7 +110,30 @@ export const objectText: fc.Arbitrary<{ members: Member[]; text: string }> = fc
 
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), what: fc.constantFrom('"', '{', '}', '[', ']', ',', ':', '\\', 'x', '0', '-', '.', 'e', 'n', '\u0000', '\n', 'é', ' ') }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    what: fc.constantFrom(
+      '"',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '\\',
+      'x',
+      '0',
+      '-',
+      '.',
+      'e',
+      'n',
+      '\u0000',
+      '\n',
+      'é',
+      ' ',
+    ),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('append' as const), what: fc.string({ maxLength: 8 }) }),
 );
