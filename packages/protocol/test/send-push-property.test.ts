@@ -12,6 +12,10 @@ import { anyBody, objectText, type Member } from './support/bodies';
 const TARGETS: Record<string, ProviderKind> = { apple_rn: 'apns', android_rn: 'fcm' };
 const lookup = (type: string) => TARGETS[type];
 
+/** Go's int is int64: an integer literal (no fraction, no exponent) within its range. */
+const isInt64Literal = (text: string) =>
+  /^-?\d+$/.test(text) && BigInt(text) >= -(2n ** 63n) && BigInt(text) <= 2n ** 63n - 1n;
+
 /** Every FAIL text the decoder may produce (reference §1.5). */
 const DOCUMENTED_FAILS = [
   /^Failed to read message body: (EOF|unexpected EOF)$/,
@@ -60,10 +64,7 @@ describe('decodeSendPush (properties)', () => {
         const ok =
           (kind === 'string' && typeof value === 'string') ||
           (kind === 'bool' && typeof value === 'boolean') ||
-          (kind === 'int' &&
-            typeof value === 'number' &&
-            Number.isInteger(value) &&
-            !/[.eE]/.test(JSON.stringify(value)));
+          (kind === 'int' && typeof value === 'number' && isInt64Literal(JSON.stringify(value)));
         if (!ok) typeError ??= field;
         else out[field] = kind === 'string' ? (value as string).toWellFormed() : value;
       }

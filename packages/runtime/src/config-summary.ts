@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { type ConfigFiles } from './config-env';
+import { type HpnsConfig } from './config-types';
+
+/** Reads configuration files from the local file system (the production `ConfigFiles`). */
+export const nodeConfigFiles: ConfigFiles = {
+  readText: (path) => readFileSync(path, 'utf8'),
+};
+
+/**
+ * A secret-free view of the configuration, logged once at start-up (STYLE.md §8): file paths, ids and
+ * settings, never a key, certificate, password or a Redis password.
+ */
+export function summarizeConfig(config: HpnsConfig): Record<string, unknown> {
+  return {
+    listenAddress: config.listenAddress,
+    adminListenAddress: config.adminListenAddress,
+    regions: [...config.regions],
+    redis: Object.fromEntries(
+      Object.entries(config.redis).map(([region, redis]) => [region, redis.displayUrl]),
+    ),
+    apple: config.apple.map((target) => ({
+      type: target.type,
+      topic: target.topic,
+      useDevelopment: target.useDevelopment,
+      auth:
+        target.auth.kind === 'token'
+          ? {
+              kind: 'token',
+              keyFile: target.auth.keyFile,
+              keyId: target.auth.keyId,
+              teamId: target.auth.teamId,
+            }
+          : {
+              kind: 'certificate',
+              certFile: target.auth.certFile,
+              hasPassword: target.auth.password.reveal() !== '',
+            },
+    })),
+    android: config.android.map((target) => ({
+      type: target.type,
+      serviceFile: target.serviceFile,
+      projectId: target.projectId,
+      clientEmail: target.clientEmail,
+      tokenUri: target.tokenUri,
+    })),
+    sendTimeoutMs: config.sendTimeoutMs,
+    retryTimeoutMs: config.retryTimeoutMs,
+    throttle: { ...config.throttle, varyByHeaders: [...config.throttle.varyByHeaders] },
+    enableMetrics: config.enableMetrics,
+    log: { ...config.log },
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    payloadKeyIds: config.payloadKeys.map((key) => key.id),
+    currentPayloadKeyId: config.currentPayloadKeyId ?? null,
+  };
+}

@@ -1,0 +1,34 @@
+export { AdminServer, createAdminServer, type AdminServerOptions, type ReadinessCheck } from './admin-server';
+export { CONFIG_ENV_VARS, loadConfig, redactRedisUrl, type LoadedConfig } from './config';
+export { type ConfigEnv, type ConfigFiles } from './config-env';
+export { nodeConfigFiles, summarizeConfig } from './config-summary';
+export { appleCertPasswordEnvName, GOOGLE_TOKEN_URI } from './config-targets';
+export {
+  Secret,
+  type AndroidTargetConfig,
+  type AppleAuth,
+  type AppleTargetConfig,
+  type HpnsConfig,
+  type LogConfig,
+  type LogLevel,
+  type PayloadKeyConfig,
+  type RedisRegionConfig,
+  type ThrottleConfig,
+} from './config-types';
+export {
+  createLogger,
+  redactToken,
+  TOKEN_PREFIX_LENGTH,
+  type Logger,
+  type LoggerOptionsInput,
+} from './logger';
+export { createMetricsRegistry, Registry, type MetricsRegistryOptions } from './metrics';
+export { readProxyConfigFile, type ProxyFileReadResult, type ProxyFileSettings } from './proxy-config-file';
+export {
+  GracefulShutdown,
+  type ShutdownOptions,
+  type ShutdownReport,
+  type ShutdownStep,
+  type SignalSource,
+  type StepReport,
+} from './shutdown';

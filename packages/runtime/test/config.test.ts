@@ -1,0 +1,380 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { isHpnsError, type HpnsError } from '@hpns/protocol';
+import { loadConfig, nodeConfigFiles, summarizeConfig, type ConfigFiles } from '@hpns/runtime';
+
+// Keys are generated at test time (STYLE.md §16): no credential is committed.
+const P8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+  type: 'pkcs8',
+  format: 'pem',
+}) as string;
+const RSA = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+  type: 'pkcs8',
+  format: 'pem',
+}) as string;
+const CERT_PEM = `-----BEGIN CERTIFICATE-----\nMIIBfakecertificatebodyfortestsonly\n-----END CERTIFICATE-----\n${RSA}`;
+const SERVICE_ACCOUNT = JSON.stringify({
+  type: 'service_account',
+  project_id: 'hpns-test',
+  client_email: 'push@hpns-test.iam.gserviceaccount.com',
+  private_key: RSA,
+});
+const PAYLOAD_KEY = Buffer.alloc(32, 7).toString('base64');
+const CERT_PASSWORD = 'cert-password-not-for-logs';
+
+/** The sample file of the Go proxy's repository, every key of reference §4. */
+const SAMPLE = {
+  ListenAddress: ':8066',
+  ThrottlePerSec: 300,
+  ThrottleMemoryStoreSize: 50000,
+  ThrottleVaryByHeader: 'X-Forwarded-For',
+  EnableMetrics: false,
+  SendTimeoutSec: 30,
+  RetryTimeoutSec: 8,
+  ApplePushSettings: [
+    {
+      Type: 'apple',
+      ApplePushUseDevelopment: false,
+      ApplePushCertPrivate: '/certs/apple.pem',
+      ApplePushCertPassword: CERT_PASSWORD,
+      ApplePushTopic: 'com.mattermost.Mattermost',
+      AppleAuthKeyFile: '',
+      AppleAuthKeyID: '',
+      AppleTeamID: '',
+    },
+    {
+      Type: 'apple_rn',
+      ApplePushUseDevelopment: true,
+      ApplePushCertPrivate: '',
+      ApplePushCertPassword: '',
+      ApplePushTopic: 'com.mattermost.react.native',
+      AppleAuthKeyFile: '/certs/AuthKey_ABC123DEFG.p8',
+      AppleAuthKeyID: 'ABC123DEFG',
+      AppleTeamID: 'TEAM123456',
+    },
+  ],
+  AndroidPushSettings: [
+    { Type: 'android', AndroidApiKey: '', ServiceFileLocation: '/certs/android.json' },
+    { Type: 'android_rn', AndroidApiKey: '', ServiceFileLocation: '/certs/android.json' },
+  ],
+  EnableConsoleLog: true,
+  EnableFileLog: false,
+  LogFileLocation: '',
+  LogFormat: 'plain',
+};
+
+function memoryFiles(entries: Record<string, string>): ConfigFiles {
+  return {
+    readText(path) {
+      const text = entries[path];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return text;
+    },
+  };
+}
+
+const CERTS = {
+  '/certs/apple.pem': CERT_PEM,
+  '/certs/AuthKey_ABC123DEFG.p8': P8,
+  '/certs/android.json': SERVICE_ACCOUNT,
+};
+
+function load(file: unknown, env: Record<string, string> = {}, extra: Record<string, string> = {}) {
+  const text = typeof file === 'string' ? file : JSON.stringify(file);
+  return loadConfig(
+    { HPNS_CONFIG_FILE: '/etc/hpns/push.json', ...env },
+    memoryFiles({ '/etc/hpns/push.json': text, ...CERTS, ...extra }),
+  );
+}
+
+function loadError(
+  file: unknown,
+  env: Record<string, string> = {},
+  extra: Record<string, string> = {},
+): HpnsError {
+  try {
+    load(file, env, extra);
+  } catch (error) {
+    if (isHpnsError(error, 'HPNS_CONFIG_INVALID')) return error;
+    throw error;
+  }
+  throw new Error('loadConfig did not fail');
+}
+
+const problemsOf = (error: HpnsError) => error.details?.['problems'] as string[];
+
+describe('loadConfig', () => {
+  it('accepts the push proxy sample file as it is', () => {
+    const { config, warnings } = load(SAMPLE);
+    expect(config.listenAddress).toBe(':8066');
+    expect(config.sendTimeoutMs).toBe(30_000);
+    expect(config.retryTimeoutMs).toBe(8_000);
+    expect(config.throttle).toEqual({
+      perSec: 300,
+      memoryStoreSize: 50000,
+      varyByHeaders: ['X-Forwarded-For'],
+    });
+    expect(config.enableMetrics).toBe(false);
+    expect(config.log).toEqual({ level: 'info', format: 'plain' });
+    expect(config.regions).toEqual(['us']);
+    expect(config.redis['us']?.displayUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.apple.map((t) => [t.type, t.topic, t.useDevelopment, t.auth.kind])).toEqual([
+      ['apple', 'com.mattermost.Mattermost', false, 'certificate'],
+      ['apple_rn', 'com.mattermost.react.native', true, 'token'],
+    ]);
+    const token = config.apple[1]?.auth;
+    expect(token?.kind === 'token' && token.keyPem.reveal()).toBe(P8);
+    const cert = config.apple[0]?.auth;
+    expect(cert?.kind === 'certificate' && cert.password.reveal()).toBe(CERT_PASSWORD);
+    expect(config.android.map((t) => [t.type, t.projectId, t.tokenUri])).toEqual([
+      ['android', 'hpns-test', 'https://oauth2.googleapis.com/token'],
+      ['android_rn', 'hpns-test', 'https://oauth2.googleapis.com/token'],
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('matches keys case-insensitively, as Go encoding/json does', () => {
+    const { config } = load({
+      listenaddress: ':9000',
+      SENDTIMEOUTSEC: 12,
+      applepushsettings: [
+        {
+          type: 'apple_rn',
+          applepushtopic: 'com.x',
+          appleauthkeyfile: '/certs/AuthKey_ABC123DEFG.p8',
+          appleauthkeyid: 'ABC123DEFG',
+          appleteamid: 'TEAM123456',
+        },
+      ],
+    });
+    expect(config.listenAddress).toBe(':9000');
+    expect(config.sendTimeoutMs).toBe(12_000);
+    expect(config.apple[0]?.topic).toBe('com.x');
+  });
+
+  it('warns about unknown keys and environment variables without failing', () => {
+    const { warnings } = load(
+      {
+        ...SAMPLE,
+        Colour: 'blue',
+        AndroidPushSettings: [{ Type: 'android', ServiceFileLocation: '/certs/android.json', Extra: 1 }],
+      },
+      { HPNS_LISTEN_ADRESS: ':1' },
+    );
+    expect(warnings).toEqual([
+      'unknown environment variable HPNS_LISTEN_ADRESS ignored',
+      '/etc/hpns/push.json: AndroidPushSettings[0]: unknown key "Extra" ignored',
+      '/etc/hpns/push.json: unknown key "Colour" ignored',
+    ]);
+  });
+
+  it('applies the proxy defaults for zero and null values, and clamps the retry timeout', () => {
+    const { config } = load({
+      ListenAddress: null,
+      SendTimeoutSec: 0,
+      RetryTimeoutSec: 0,
+      ThrottlePerSec: 0,
+    });
+    expect(config.listenAddress).toBe(':8086');
+    expect(config.sendTimeoutMs).toBe(30_000);
+    expect(config.retryTimeoutMs).toBe(8_000);
+    expect(config.throttle.perSec).toBe(1);
+    expect(load({ SendTimeoutSec: 5, RetryTimeoutSec: 20 }).config.retryTimeoutMs).toBe(5_000);
+  });
+
+  it('lets environment variables override the file and add HPNS settings', () => {
+    const { config } = load(SAMPLE, {
+      HPNS_LISTEN_ADDRESS: '0.0.0.0:8443',
+      HPNS_SEND_TIMEOUT_SEC: '20',
+      HPNS_ENABLE_METRICS: 'true',
+      HPNS_LOG_LEVEL: 'DEBUG',
+      HPNS_REGIONS: 'us,de',
+      HPNS_REDIS_URL_US: 'redis://127.0.0.1:7001',
+      HPNS_REDIS_URL_DE: 'rediss://:s3cret@redis-de.internal:6380',
+      HPNS_SHUTDOWN_TIMEOUT_MS: '2500',
+      HPNS_PAYLOAD_KEYS: `k1:${PAYLOAD_KEY},k2:${Buffer.alloc(32, 9).toString('base64')}`,
+    });
+    expect(config.listenAddress).toBe('0.0.0.0:8443');
+    expect(config.sendTimeoutMs).toBe(20_000);
+    expect(config.enableMetrics).toBe(true);
+    expect(config.log.level).toBe('debug');
+    expect(config.regions).toEqual(['us', 'de']);
+    expect(config.redis['de']?.displayUrl).toBe('rediss://:***@redis-de.internal:6380');
+    expect(config.redis['de']?.url.reveal()).toBe('rediss://:s3cret@redis-de.internal:6380');
+    expect(config.shutdownTimeoutMs).toBe(2500);
+    expect(config.payloadKeys.map((k) => k.id)).toEqual(['k1', 'k2']);
+    expect(config.currentPayloadKeyId).toBe('k2');
+  });
+
+  it('reads secrets from *_FILE variables and refuses both forms at once', () => {
+    const files = { '/run/secrets/keys': `k1:${PAYLOAD_KEY}\n`, '/run/secrets/pw': `${CERT_PASSWORD}-env\n` };
+    const { config } = load(
+      SAMPLE,
+      { HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/keys', HPNS_APPLE_CERT_PASSWORD_APPLE_FILE: '/run/secrets/pw' },
+      files,
+    );
+    expect(config.payloadKeys[0]?.key.reveal().equals(Buffer.alloc(32, 7))).toBe(true);
+    const cert = config.apple[0]?.auth;
+    expect(cert?.kind === 'certificate' && cert.password.reveal()).toBe(`${CERT_PASSWORD}-env`);
+    const error = loadError(
+      SAMPLE,
+      { HPNS_PAYLOAD_KEYS: `k1:${PAYLOAD_KEY}`, HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/keys' },
+      files,
+    );
+    expect(problemsOf(error)).toEqual([
+      'HPNS_PAYLOAD_KEYS and HPNS_PAYLOAD_KEYS_FILE are both set; set only one',
+    ]);
+    expect(problemsOf(loadError(SAMPLE, { HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/none' }))).toEqual([
+      'HPNS_PAYLOAD_KEYS_FILE: cannot read "/run/secrets/none" (no such file)',
+    ]);
+  });
+
+  it('reports every problem at once', () => {
+    const error = loadError(
+      {
+        ListenAddress: 8066,
+        SendTimeoutSec: '30',
+        EnableMetrics: 'yes',
+        ApplePushSettings: [
+          {
+            Type: 'apple_rn',
+            ApplePushTopic: '',
+            AppleAuthKeyFile: '/certs/missing.p8',
+            AppleAuthKeyID: 'short',
+            AppleTeamID: 'TEAM123456',
+          },
+          { Type: 'apple_rn', ApplePushTopic: 'com.y' },
+        ],
+        AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: '' }, 'oops'],
+      },
+      {
+        HPNS_REGIONS: 'us,EU',
+        HPNS_LOG_LEVEL: 'loud',
+        HPNS_SHUTDOWN_TIMEOUT_MS: 'soon',
+        HPNS_PAYLOAD_KEYS: 'k1:c2hvcnQ=',
+      },
+    );
+    expect(error.code).toBe('HPNS_CONFIG_INVALID');
+    expect(problemsOf(error)).toEqual([
+      '/etc/hpns/push.json: AndroidPushSettings[1] must be an object, got a string',
+      '/etc/hpns/push.json: ListenAddress must be of type string, got number',
+      '/etc/hpns/push.json: SendTimeoutSec must be of type int, got string',
+      '/etc/hpns/push.json: EnableMetrics must be true or false, got string',
+      'HPNS_REGIONS: "EU" is not a region name (lower-case letters and digits, 2-16 characters)',
+      "ApplePushSettings[0]: ApplePushTopic (the app's bundle id) is required",
+      'ApplePushSettings[0]: AppleAuthKeyID must be the 10-character key id, got "short"',
+      'ApplePushSettings[0]: AppleAuthKeyFile: cannot read "/certs/missing.p8" (no such file)',
+      'ApplePushSettings[1]: Type "apple_rn" is configured more than once',
+      'ApplePushSettings[1]: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)',
+      'AndroidPushSettings[0]: ServiceFileLocation (the Google service-account JSON) is required',
+      'HPNS_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, got "loud"',
+      'HPNS_SHUTDOWN_TIMEOUT_MS must be a whole number, got "soon"',
+      'HPNS_PAYLOAD_KEYS: key k1 must be exactly 32 bytes in base64',
+    ]);
+    expect(error.message).toMatch(/^configuration has 14 problems:\n {2}- /);
+  });
+
+  it('never prints a secret: not in errors, the summary, JSON or inspect', () => {
+    const env = {
+      HPNS_REDIS_URL: 'redis://:redis-pass-xyz@127.0.0.1:6379',
+      HPNS_PAYLOAD_KEYS: `k1:${PAYLOAD_KEY}`,
+    };
+    const { config } = load(SAMPLE, env);
+    const secrets = [
+      CERT_PASSWORD,
+      'redis-pass-xyz',
+      PAYLOAD_KEY,
+      P8.split('\n')[1] as string,
+      RSA.split('\n')[1] as string,
+    ];
+    const printed = [
+      JSON.stringify(summarizeConfig(config)),
+      JSON.stringify(config),
+      inspect(config, { depth: 10 }),
+    ];
+    for (const text of printed) for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(summarizeConfig(config)['redis']).toEqual({ us: 'redis://:***@127.0.0.1:6379' });
+
+    // A file that is not JSON is reported without echoing it (the Go proxy prints the whole file).
+    const broken = `{"ApplePushSettings":[{"ApplePushCertPassword":"${CERT_PASSWORD}"}],}`;
+    const error = loadError(broken);
+    expect(problemsOf(error)).toEqual([
+      "/etc/hpns/push.json: not valid JSON (invalid character '}' looking for beginning of object key string)",
+    ]);
+    const badAccount = loadError(SAMPLE, {}, { '/certs/android.json': `{"private_key": "${CERT_PASSWORD}"` });
+    const badUrl = loadError(SAMPLE, { HPNS_REDIS_URL: `redis://:${CERT_PASSWORD}@[bad` });
+    for (const e of [error, badAccount, badUrl])
+      expect(`${e.message} ${JSON.stringify(e.details)}`).not.toContain(CERT_PASSWORD);
+  });
+
+  it('requires one Redis per region when there are several', () => {
+    expect(
+      problemsOf(loadError({}, { HPNS_REGIONS: 'us,de', HPNS_REDIS_URL: 'redis://127.0.0.1:1' })),
+    ).toEqual([
+      'HPNS_REDIS_URL is for single-region setups; set HPNS_REDIS_URL_<REGION> for each region',
+      'HPNS_REDIS_URL_US is required: every region has its own Redis',
+      'HPNS_REDIS_URL_DE is required: every region has its own Redis',
+    ]);
+    const { warnings } = load({}, { HPNS_REDIS_URL: 'redis://redis.example.internal:6379' });
+    expect(warnings).toContain(
+      'HPNS_REDIS_URL_US: plain redis: to redis.example.internal; use rediss: (TLS) off the local host',
+    );
+  });
+
+  it('validates service-account files and warns about the deprecated AndroidApiKey', () => {
+    const account = JSON.stringify({ type: 'service_account', project_id: 'p' });
+    const error = loadError(
+      { AndroidPushSettings: [{ Type: 'android', ServiceFileLocation: '/certs/bad.json' }] },
+      {},
+      { '/certs/bad.json': account },
+    );
+    expect(problemsOf(error)).toEqual([
+      'AndroidPushSettings[0]: service account file "/certs/bad.json" lacks client_email, private_key',
+    ]);
+    const { warnings } = load({
+      AndroidPushSettings: [
+        { Type: 'android', ServiceFileLocation: '/certs/android.json', AndroidApiKey: 'AIza' },
+      ],
+    });
+    expect(warnings).toEqual([
+      'AndroidPushSettings[0]: AndroidApiKey is deprecated and ignored (FCM v1 uses the service account)',
+    ]);
+  });
+
+  it('runs without a config file, from defaults and the environment alone', () => {
+    const { config, warnings } = loadConfig({}, memoryFiles({}));
+    expect(config.listenAddress).toBe(':8086');
+    expect(config.adminListenAddress).toBe('127.0.0.1:9464');
+    expect(config.apple).toEqual([]);
+    expect(warnings).toEqual([
+      'no ApplePushSettings or AndroidPushSettings: every send_push will fail as unknown platform',
+    ]);
+    expect(
+      problemsOf(loadError({}, { HPNS_LISTEN_ADDRESS: 'localhost', HPNS_ADMIN_LISTEN_ADDRESS: ':70000' })),
+    ).toEqual([
+      'listen address (ListenAddress / HPNS_LISTEN_ADDRESS) must be "host:port" or ":port" with a port from 0 to 65535, got "localhost"',
+      'HPNS_ADMIN_LISTEN_ADDRESS must be "host:port" or ":port" with a port from 0 to 65535, got ":70000"',
+    ]);
+  });
+
+  it('reads real files through nodeConfigFiles', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hpns-config-'));
+    try {
+      writeFileSync(join(dir, 'key.p8'), P8);
+      writeFileSync(
+        join(dir, 'push.json'),
+        `\ufeff${JSON.stringify({ ApplePushSettings: [{ Type: 'apple_rn', ApplePushTopic: 'com.x', AppleAuthKeyFile: join(dir, 'key.p8'), AppleAuthKeyID: 'ABC123DEFG', AppleTeamID: 'TEAM123456' }] })}`,
+      );
+      const { config } = loadConfig({ HPNS_CONFIG_FILE: join(dir, 'push.json') }, nodeConfigFiles);
+      expect(config.apple[0]?.auth.kind).toBe('token');
+      expect(() => loadConfig({ HPNS_CONFIG_FILE: join(dir, 'absent.json') }, nodeConfigFiles)).toThrow(
+        /HPNS_CONFIG_FILE: cannot read ".*absent\.json" \(no such file\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
