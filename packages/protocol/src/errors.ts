@@ -94,6 +94,6 @@ export function isHpnsError(value: unknown, code?: HpnsErrorCode): value is Hpns
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as { code?: unknown; name?: unknown };
   if (candidate.name !== 'HpnsError' || typeof candidate.code !== 'string') return false;
-  if (!(candidate.code in ERROR_CATALOG)) return false;
+  if (!Object.hasOwn(ERROR_CATALOG, candidate.code)) return false; // not `in`: toString is no code
   return code === undefined || candidate.code === code;
 }

@@ -19,12 +19,22 @@ const GO_ESCAPES: Readonly<Record<string, string>> = {
 
 /** A JSON string literal as Go's encoding/json writes it (HTML-safe escaping). */
 export function goJsonString(value: string): string {
+  if (!value.isWellFormed()) {
+    // Go holds no lone surrogates; its encoder writes invalid UTF-8 as the escape \ufffd, so a JS lone
+    // surrogate (the nearest thing) is written the same way.
+    const parts = value.split(LONE_SURROGATE).map((part) => goJsonString(part).slice(1, -1));
+    return `"${parts.join('\\ufffd')}"`;
+  }
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c] as string);
 }
 
-/** Encodes any string map as Go does: keys sorted, string values, newline at the end. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Encodes any string map as Go does: keys sorted by their UTF-8 bytes, string values, newline at the end. */
 export function encodeStringMap(map: Readonly<Record<string, string>>): string {
-  const keys = Object.keys(map).sort();
+  // Go sorts map keys as UTF-8 byte strings; JS's default sort compares UTF-16 units, which differs for
+  // U+E000–U+FFFF against astral characters.
+  const keys = Object.keys(map).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const members = keys.map((key) => `${goJsonString(key)}:${goJsonString(map[key] as string)}`);
   return `{${members.join(',')}}\n`;
 }

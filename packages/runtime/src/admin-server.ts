@@ -72,11 +72,13 @@ export class AdminServer {
   readonly #server: Server;
   readonly #options: AdminServerOptions;
   #ready = true;
+  #address: AddressInfo | undefined;
 
   /** @internal use createAdminServer */
   constructor(server: Server, options: AdminServerOptions) {
     this.#server = server;
     this.#options = options;
+    server.on('listening', () => (this.#address = server.address() as AddressInfo));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((error: unknown) => {
         options.logger.error({ event: 'admin.request_failed', err: error }, 'admin request failed');
@@ -86,9 +88,10 @@ export class AdminServer {
     });
   }
 
-  /** The bound address (port resolved when 0 was asked for). */
+  /** The bound address (port resolved when 0 was asked for); kept after close() for logs. */
   get address(): AddressInfo {
-    return this.#server.address() as AddressInfo;
+    if (this.#address === undefined) throw new Error('admin server is not listening');
+    return this.#address;
   }
 
   /** Base URL, e.g. `http://127.0.0.1:43121`. */

@@ -18,7 +18,6 @@ const TOKEN_FIELDS = ['device_id', 'deviceId', 'token', 'deviceToken', 'did'];
  * and a log line is a copy that outlives the push.
  */
 const CONTENT_FIELDS = [
-  'message',
   'channel_name',
   'sender_name',
   'team_name',
@@ -30,6 +29,11 @@ const CONTENT_FIELDS = [
   'alert',
   'data',
 ];
+/**
+ * `message` is content at the top level (a push's text) but not below it: `err.message` must stay readable.
+ * Nested pushes are caught by their container names above.
+ */
+const TOP_LEVEL_CONTENT_FIELDS = ['message'];
 /** Field names whose values are credentials: replaced. */
 const SECRET_FIELDS = [
   'signature',
@@ -52,7 +56,7 @@ function paths(fields: readonly string[]): string[] {
 function censor(value: unknown, path: string[]): unknown {
   const field = path[path.length - 1] ?? '';
   if (TOKEN_FIELDS.includes(field)) return typeof value === 'string' ? redactToken(value) : CENSORED;
-  if (CONTENT_FIELDS.includes(field)) return undefined; // JSON drops the key
+  if (CONTENT_FIELDS.includes(field) || TOP_LEVEL_CONTENT_FIELDS.includes(field)) return undefined; // JSON drops the key
   return CENSORED;
 }
 
@@ -76,7 +80,15 @@ export function createLogger(options: LoggerOptionsInput = {}): Logger {
     base: { pid: process.pid, ...options.base },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...paths(TOKEN_FIELDS), ...paths(CONTENT_FIELDS), ...paths(SECRET_FIELDS)], censor },
+    redact: {
+      paths: [
+        ...paths(TOKEN_FIELDS),
+        ...paths(CONTENT_FIELDS),
+        ...TOP_LEVEL_CONTENT_FIELDS,
+        ...paths(SECRET_FIELDS),
+      ],
+      censor,
+    },
     serializers: { err: pino.stdSerializers.err },
   };
   return options.destination === undefined ? pino(pinoOptions) : pino(pinoOptions, options.destination);

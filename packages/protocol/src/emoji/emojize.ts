@@ -5,7 +5,8 @@ import shortcodes from './shortcodes.json';
  * including its scanning quirks, which decide what a user sees on the lock screen:
  *
  * - a known shortcode becomes the emoji followed by one space (`"hi :smile: you"` → `"hi 😄  you"`);
- * - `:flag-xx:` (two lower-case letters) becomes the two regional-indicator letters, with no space;
+ * - a `:flag-xx:` (two lower-case letters) that is not in the table becomes the two regional-indicator
+ *   letters with no space; one that is in the table (`:flag-ac:`) is a known shortcode, space included;
  * - a candidate ends at the next `:` or at white space; white space leaves the text unchanged;
  * - `::` emits the first colon and starts a new candidate at the second.
  *
