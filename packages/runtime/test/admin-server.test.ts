@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { Counter } from 'prom-client';
 import {
   createAdminServer,
@@ -116,7 +116,6 @@ describe('AdminServer', () => {
     const registry = createMetricsRegistry({ collectDefaults: false });
     const server = await createAdminServer({ registry, logger });
     await new Promise<void>((resolve, reject) => {
-      const { Agent } = require('node:http') as typeof import('node:http');
       const agent = new Agent({ keepAlive: true });
       request(`${server.url}/healthz`, { agent }, (res) => {
         res.resume();
