@@ -1,5 +1,16 @@
-/**
- * @hpns/testkit: what tests share. Today it hosts the shared jest preset (`jest-preset.js`); the APNs, FCM and
- * OAuth simulators and the Redis test helpers land here as they are built.
- */
-export const TESTKIT_PRESET = '@hpns/testkit';
+export {
+  ControlRouter,
+  ControlServer,
+  createControlServer,
+  type ControlHandler,
+  type ControlReply,
+} from './control-server';
+export {
+  generateApnsKey,
+  generateServiceAccount,
+  randomAppleId,
+  type TestApnsKey,
+  type TestServiceAccount,
+} from './credentials';
+export { createLatencySampler, createRng, type LatencyProfile, type Rng } from './random';
+export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
