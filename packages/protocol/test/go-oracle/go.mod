@@ -1,0 +1,3 @@
+module hpns.test/gooracle
+
+go 1.19
