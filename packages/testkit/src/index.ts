@@ -14,3 +14,4 @@ export {
 } from './credentials';
 export { createLatencySampler, createRng, type LatencyProfile, type Rng } from './random';
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
+export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';
