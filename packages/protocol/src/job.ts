@@ -15,8 +15,10 @@ export interface PushJob {
 }
 
 export interface PushJobRouting {
-  /** Correlates the job with the ingress request waiting for its outcome. */
+  /** Correlates the job with the ingress request waiting for its outcome; also the job id (no `:`). */
   requestId: string;
+  /** Where the worker publishes the outcome (the waiting ingress process's channel); absent: nobody waits. */
+  replyTo?: string;
   /** The region whose Redis and workers own this push. */
   region: Region;
   provider: ProviderKind;

@@ -1,0 +1,58 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Redis connections, set up as BullMQ's production guide asks (reference/operations.md §A1):
+ *
+ * - a **producer** connection fails fast: no offline queue and one retry per command, so that an ingress
+ *   answers at once with a retryable error (HPNS_REDIS_UNAVAILABLE) instead of holding requests while Redis is
+ *   down;
+ * - a **worker** connection waits out outages: `maxRetriesPerRequest: null` (BullMQ requires it for workers),
+ *   the offline queue on, and reconnects backing off from 1 s to 20 s, forever.
+ *
+ * `rediss:` URLs use TLS (every hop is encrypted in production).
+ */
+
+export interface ConnectionOptions {
+  /** `redis://` or `rediss://` URL. */
+  url: string;
+  /** Shown in `CLIENT LIST`, e.g. `hpns-ingress-us`. */
+  connectionName?: string;
+  /** Connect timeout in ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Extra TLS options for `rediss:` (a private CA, say). */
+  tls?: RedisOptions['tls'];
+}
+
+function baseOptions(options: ConnectionOptions): RedisOptions {
+  const url = new URL(options.url);
+  return {
+    connectionName: options.connectionName,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    ...(url.protocol === 'rediss:' ? { tls: { servername: url.hostname, ...options.tls } } : {}),
+  };
+}
+
+/** Reconnect delay for attempt `times`: BullMQ's own curve, 1–20 s. */
+export function reconnectDelayMs(times: number): number {
+  return Math.max(Math.min(Math.exp(times), 20_000), 1000);
+}
+
+/** A fail-fast connection for enqueueing (ingress). */
+export function createProducerConnection(options: ConnectionOptions): Redis {
+  return new Redis(options.url, {
+    ...baseOptions(options),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: reconnectDelayMs,
+  });
+}
+
+/** A connection that outlives Redis outages (workers, outcome subscribers). */
+export function createWorkerConnection(options: ConnectionOptions): Redis {
+  return new Redis(options.url, {
+    ...baseOptions(options),
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    retryStrategy: reconnectDelayMs,
+  });
+}

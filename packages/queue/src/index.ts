@@ -1,0 +1,16 @@
+export { retryDelayMs, type BackoffOptions } from './backoff';
+export {
+  createProducerConnection,
+  createWorkerConnection,
+  reconnectDelayMs,
+  type ConnectionOptions,
+} from './connections';
+export { deadTokenKey, KEY_ROOT, outcomeChannel, pushQueueName, queuePrefix } from './names';
+export { createOutcomeListener, OutcomeListener, publishOutcome, type OutcomeMessage } from './outcomes';
+export {
+  createPayloadCipher,
+  type PayloadCipher,
+  type PayloadKey,
+  type SealedPushJob,
+} from './payload-cipher';
+export { PushProducer, type PushProducerOptions } from './producer';

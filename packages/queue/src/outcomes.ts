@@ -1,0 +1,100 @@
+import { type Redis } from 'ioredis';
+import { type PushResponse } from '@hpns/protocol';
+
+/** What a worker publishes when a push's outcome is final. */
+export interface OutcomeMessage {
+  requestId: string;
+  response: PushResponse;
+}
+
+/** Publishes an outcome to the channel named in the job (`routing.replyTo`). */
+export async function publishOutcome(
+  connection: Redis,
+  channel: string,
+  message: OutcomeMessage,
+): Promise<void> {
+  await connection.publish(channel, JSON.stringify(message));
+}
+
+function parseOutcome(text: string): OutcomeMessage | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<OutcomeMessage>;
+    const status = value.response?.status;
+    if (typeof value.requestId !== 'string' || (status !== 'OK' && status !== 'REMOVE' && status !== 'FAIL'))
+      return undefined;
+    return value as OutcomeMessage;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The ingress side: one subscription per ingress process and region, and a waiter per request. `wait` resolves
+ * the outcome, or `undefined` when it did not arrive within the bound (the push goes on being delivered; the
+ * ingress answers OK, DESIGN.md "send_push, step by step" 6). A malformed message is ignored and counted.
+ */
+export class OutcomeListener {
+  readonly channel: string;
+  readonly #connection: Redis;
+  readonly #waiters = new Map<string, (response: PushResponse | undefined) => void>();
+  #malformed = 0;
+
+  /** @internal use createOutcomeListener */
+  constructor(connection: Redis, channel: string) {
+    this.#connection = connection;
+    this.channel = channel;
+    connection.on('message', (from: string, text: string) => {
+      if (from !== channel) return;
+      const message = parseOutcome(text);
+      if (message === undefined) {
+        this.#malformed++;
+        return;
+      }
+      this.#waiters.get(message.requestId)?.(message.response);
+    });
+  }
+
+  /** Messages that were not outcomes (a bug or a foreign publisher). */
+  get malformedCount(): number {
+    return this.#malformed;
+  }
+
+  /** Requests waiting now. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Waits for the outcome of `requestId` for at most `timeoutMs`. Register the wait before enqueueing, so a
+   * fast worker cannot publish before anyone listens.
+   */
+  wait(
+    requestId: string,
+    timeoutMs: number,
+  ): { promise: Promise<PushResponse | undefined>; cancel: () => void } {
+    let settle: (response: PushResponse | undefined) => void = () => undefined;
+    const promise = new Promise<PushResponse | undefined>((resolve) => {
+      const timer = setTimeout(() => settle(undefined), timeoutMs);
+      settle = (response) => {
+        clearTimeout(timer);
+        this.#waiters.delete(requestId);
+        resolve(response);
+      };
+      this.#waiters.set(requestId, settle);
+    });
+    return { promise, cancel: () => settle(undefined) };
+  }
+
+  /** Ends every wait (as timed out) and unsubscribes; the connection is the caller's to close. */
+  async close(): Promise<void> {
+    for (const settle of [...this.#waiters.values()]) settle(undefined);
+    await this.#connection.unsubscribe(this.channel).catch(() => undefined);
+  }
+}
+
+/** Subscribes `connection` (a dedicated worker-style connection: subscribed clients can do nothing else). */
+export async function createOutcomeListener(connection: Redis, channel: string): Promise<OutcomeListener> {
+  const listener = new OutcomeListener(connection, channel);
+  await connection.subscribe(channel);
+  return listener;
+}

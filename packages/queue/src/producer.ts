@@ -1,0 +1,138 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import { pushQueueName, queuePrefix } from './names';
+import { type PayloadCipher } from './payload-cipher';
+
+export interface PushProducerOptions {
+  /** The region this producer enqueues into; a job of another region is refused (data residency). */
+  region: Region;
+  /** A fail-fast connection to this region's Redis (createProducerConnection). Not closed by the producer. */
+  connection: Redis;
+  cipher: PayloadCipher;
+  /** Attempts per job; the worker also stops at the push's time to live. Default 25. */
+  attempts?: number;
+  /** How long failed jobs (content scrubbed) are kept, in seconds. Default 3600. */
+  failedRetentionSec?: number;
+  /** Jobs per `addBulk` round trip. Default 200. */
+  maxBatch?: number;
+}
+
+interface Pending {
+  job: PushJob;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** BullMQ custom job ids: no `:`, not all digits (reference/operations.md §A1). */
+const JOB_ID = /^(?!\d+$)[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Enqueues pushes into the queues of one region, sealed (PayloadCipher), in micro-batches: every push added in
+ * the same event-loop turn goes to Redis in one `addBulk` per queue, which is what lets one ingress process
+ * accept many thousands of pushes per second. A Redis failure rejects each push with HPNS_REDIS_UNAVAILABLE
+ * (retryable) at once; nothing is buffered while Redis is down.
+ */
+export class PushProducer {
+  readonly region: Region;
+  readonly #options: PushProducerOptions;
+  readonly #queues: Record<ProviderKind, Queue>;
+  readonly #jobOptions: JobsOptions;
+  #pending: Pending[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  constructor(options: PushProducerOptions) {
+    this.region = options.region;
+    this.#options = options;
+    const queue = (provider: ProviderKind) => {
+      const name = pushQueueName(options.region, provider);
+      const created = new Queue(name, {
+        connection: options.connection,
+        prefix: queuePrefix(name),
+        skipWaitingForReady: true,
+      });
+      // ioredis errors surface here; each add reports its own failure, so this only keeps them from being unhandled.
+      created.on('error', () => undefined);
+      return created;
+    };
+    this.#queues = { apns: queue('apns'), fcm: queue('fcm') };
+    this.#jobOptions = {
+      attempts: options.attempts ?? 25,
+      backoff: { type: 'hpns' },
+      removeOnComplete: true,
+      removeOnFail: { age: options.failedRetentionSec ?? 3600 },
+    };
+  }
+
+  /** The BullMQ queue of a provider (for metrics and admin tools). */
+  queue(provider: ProviderKind): Queue {
+    return this.#queues[provider];
+  }
+
+  /**
+   * Enqueues one push; resolves once Redis has it.
+   * @throws HpnsError HPNS_REGION_NOT_SERVED, HPNS_BAD_REQUEST (bad request id), HPNS_REDIS_UNAVAILABLE.
+   */
+  enqueue(job: PushJob): Promise<void> {
+    if (this.#closed) return Promise.reject(new HpnsError('HPNS_REDIS_UNAVAILABLE', 'producer is closed'));
+    if (job.routing.region !== this.region) {
+      return Promise.reject(
+        new HpnsError(
+          'HPNS_REGION_NOT_SERVED',
+          `producer of region ${this.region} got a push of region ${job.routing.region}`,
+        ),
+      );
+    }
+    if (!JOB_ID.test(job.routing.requestId)) {
+      return Promise.reject(
+        new HpnsError('HPNS_BAD_REQUEST', 'request id must be 1-64 of [A-Za-z0-9_-], not all digits'),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ job, resolve, reject });
+      if (this.#pending.length >= (this.#options.maxBatch ?? 200)) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    for (const provider of ['apns', 'fcm'] as const) {
+      const items = batch.filter((item) => item.job.routing.provider === provider);
+      if (items.length === 0) continue;
+      const jobs = items.map(({ job }) => ({
+        name: job.routing.pushType || 'push',
+        data: this.#options.cipher.seal(job),
+        opts: { ...this.#jobOptions, jobId: job.routing.requestId },
+      }));
+      this.#queues[provider].addBulk(jobs).then(
+        () => items.forEach((item) => item.resolve()),
+        (cause: unknown) => {
+          const error = new HpnsError(
+            'HPNS_REDIS_UNAVAILABLE',
+            `enqueue failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+            {
+              cause,
+            },
+          );
+          items.forEach((item) => item.reject(error));
+        },
+      );
+    }
+  }
+
+  /** Flushes what is pending and closes the queues (not the connection, which the caller owns). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    await Promise.all([this.#queues.apns.close(), this.#queues.fcm.close()]);
+  }
+}

@@ -1,0 +1,141 @@
+import { Queue } from 'bullmq';
+import { isHpnsError, type Region } from '@hpns/protocol';
+import {
+  createOutcomeListener,
+  createPayloadCipher,
+  createProducerConnection,
+  createWorkerConnection,
+  outcomeChannel,
+  publishOutcome,
+  PushProducer,
+  pushQueueName,
+  queuePrefix,
+  type SealedPushJob,
+} from '@hpns/queue';
+import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { type Redis } from 'ioredis';
+import { KEY_A, makeJob } from './support';
+
+describe('PushProducer', () => {
+  let redis: TestRedis;
+  let connection: Redis;
+  let producer: PushProducer;
+  const cipher = createPayloadCipher([KEY_A]);
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  beforeEach(async () => {
+    connection = createProducerConnection({ url: redis.url });
+    await new Promise((resolve) => connection.once('ready', resolve));
+    producer = new PushProducer({ region: 'us' as Region, connection, cipher });
+  });
+  afterEach(async () => {
+    await producer.close();
+    connection.disconnect();
+  });
+  afterAll(() => redis.stop());
+
+  it('enqueues a sealed job under its request id, into the queue of its provider', async () => {
+    const job = makeJob({ provider: 'fcm' });
+    await producer.enqueue(job);
+    const name = pushQueueName('us' as Region, 'fcm');
+    const queue = new Queue(name, { connection, prefix: queuePrefix(name) });
+    const stored = await queue.getJob(job.routing.requestId);
+    expect(stored?.opts).toMatchObject({ attempts: 25, removeOnComplete: true, backoff: { type: 'hpns' } });
+    expect(cipher.open(stored?.data as SealedPushJob)).toEqual(job);
+    await queue.close();
+  });
+
+  it('stores no content in clear anywhere in Redis', async () => {
+    await producer.enqueue(makeJob({ message: 'top secret launch plan' }));
+    const keys = await connection.keys('*');
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((key) => key.startsWith('hpns:{push-us-'))).toBe(true);
+    for (const key of keys) {
+      const type = await connection.type(key);
+      const dump =
+        type === 'hash'
+          ? JSON.stringify(await connection.hgetall(key))
+          : type === 'string'
+            ? await connection.get(key)
+            : '';
+      expect(dump ?? '').not.toContain('top secret');
+      expect(dump ?? '').not.toContain('a'.repeat(64));
+    }
+  });
+
+  it('batches pushes added in one turn into one round trip per queue', async () => {
+    const jobs = Array.from({ length: 500 }, (_, i) => makeJob({ provider: i % 2 === 0 ? 'apns' : 'fcm' }));
+    await Promise.all(jobs.map((job) => producer.enqueue(job)));
+    const counts = await Promise.all(
+      (['apns', 'fcm'] as const).map(async (provider) => {
+        const name = pushQueueName('us' as Region, provider);
+        const queue = new Queue(name, { connection, prefix: queuePrefix(name) });
+        const waiting = await queue.getJobCountByTypes('waiting');
+        await queue.close();
+        return waiting;
+      }),
+    );
+    expect(counts[0]).toBeGreaterThanOrEqual(250);
+    expect(counts[1]).toBeGreaterThanOrEqual(250);
+  });
+
+  it('refuses a push of another region, and request ids BullMQ cannot take', async () => {
+    await expect(producer.enqueue(makeJob({ region: 'de' }))).rejects.toMatchObject({
+      code: 'HPNS_REGION_NOT_SERVED',
+    });
+    await expect(producer.enqueue(makeJob({ requestId: 'a:b' }))).rejects.toMatchObject({
+      code: 'HPNS_BAD_REQUEST',
+    });
+    await expect(producer.enqueue(makeJob({ requestId: '12345' }))).rejects.toMatchObject({
+      code: 'HPNS_BAD_REQUEST',
+    });
+  });
+
+  it('fails fast with a retryable error while Redis is down, and works again once it is back', async () => {
+    await redis.kill('SIGKILL');
+    try {
+      const error = await producer.enqueue(makeJob()).catch((e: unknown) => e);
+      expect(isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')).toBe(true);
+      expect((error as { retryable: boolean }).retryable).toBe(true);
+    } finally {
+      await redis.start();
+    }
+    await new Promise((resolve) => connection.once('ready', resolve));
+    await expect(producer.enqueue(makeJob())).resolves.toBeUndefined();
+  });
+});
+
+describe('OutcomeListener', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(() => redis.stop());
+
+  it('delivers a published outcome to the waiting request, and times out others', async () => {
+    const subscriber = createWorkerConnection({ url: redis.url });
+    const publisher = createWorkerConnection({ url: redis.url });
+    const channel = outcomeChannel('us' as Region, 'ingress-1');
+    const listener = await createOutcomeListener(subscriber, channel);
+    try {
+      const a = listener.wait('req-a', 5_000);
+      const b = listener.wait('req-b', 50);
+      expect(listener.waiting).toBe(2);
+      await publishOutcome(publisher, channel, { requestId: 'req-a', response: { status: 'REMOVE' } });
+      await publisher.publish(channel, 'not json');
+      expect(await a.promise).toEqual({ status: 'REMOVE' });
+      expect(await b.promise).toBeUndefined();
+      expect(listener.waiting).toBe(0);
+      await publisher.publish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
+      await new Promise((resolve) => publisher.ping(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(listener.malformedCount).toBeGreaterThanOrEqual(1);
+    } finally {
+      await listener.close();
+      subscriber.disconnect();
+      publisher.disconnect();
+    }
+  });
+});
