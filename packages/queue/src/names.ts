@@ -27,7 +27,7 @@ export function outcomeChannel(region: Region, ingressId: string): string {
   return `${KEY_ROOT}:{outcomes-${region}}:${ingressId}`;
 }
 
-/** The key of the dead-token cache entry for a token hash (never the token itself). */
+/** The key of the dead-token cache entry for a token hash (never the token itself); single-key, so no hash tag. */
 export function deadTokenKey(region: Region, tokenHash: string): string {
-  return `${KEY_ROOT}:{dead-${region}}:${tokenHash}`;
+  return `${KEY_ROOT}:dead-${region}:${tokenHash}`;
 }

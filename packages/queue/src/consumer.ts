@@ -1,0 +1,148 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import { retryDelayMs, type BackoffOptions } from './backoff';
+import { pushQueueName, queuePrefix } from './names';
+import { type PayloadCipher, type SealedPushJob } from './payload-cipher';
+
+/** What the processor decided for one attempt of a push. */
+export type AttemptResult =
+  | { action: 'complete' }
+  /** Try again no sooner than `retryAfterMs` (a provider's Retry-After), with backoff; `reason` is metadata. */
+  | { action: 'retry'; reason: string; retryAfterMs?: number }
+  /** Give up for good; `reason` is kept on the failed job (no content). */
+  | { action: 'fail'; reason: string };
+
+/** Processes one decrypted push attempt. `attempt` is 1 for the first. Throws only for bugs. */
+export type PushProcessor = (
+  job: PushJob,
+  attempt: number,
+  signal: AbortSignal | undefined,
+) => Promise<AttemptResult>;
+
+export interface PushConsumerOptions {
+  region: Region;
+  provider: ProviderKind;
+  /** A worker connection (createWorkerConnection) to this region's Redis. BullMQ duplicates it for blocking. */
+  connection: Redis;
+  cipher: PayloadCipher;
+  processor: PushProcessor;
+  /** Jobs in flight in this process. Default 100 (provider-bound: throughput ≈ concurrency / latency). */
+  concurrency?: number;
+  /**
+   * Job lock time to live in ms, renewed every half. Default 4000: with `stalledIntervalMs` 1000, a killed
+   * worker's jobs are back in the queue within 5 s (BullMQ's defaults take 30–60 s, operations.md §A1).
+   */
+  lockDurationMs?: number;
+  /** How often stalled jobs are looked for, in ms. Default 1000. */
+  stalledIntervalMs?: number;
+  backoff?: BackoffOptions;
+  /** Uniform random source for jitter. Default Math.random. */
+  random?: () => number;
+  /** Called when a job's content cannot be opened (tampered, unknown key): the job is failed for good. */
+  onUnreadable?: (jobId: string | undefined, error: unknown) => void;
+}
+
+/** Carries a provider's Retry-After from the processor to BullMQ's backoff strategy. */
+class RetryLaterError extends Error {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(reason: string, retryAfterMs: number | undefined) {
+    super(reason);
+    this.name = 'RetryLaterError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * Consumes one region's queue of one provider. Content is opened only here, in memory, for the attempt; a
+ * failed job is scrubbed down to its routing (region, target type, push type, times) plus BullMQ's own
+ * failure reason and attempt count, so nothing of the message is kept.
+ */
+export class PushConsumer {
+  readonly worker: Worker;
+  readonly #options: PushConsumerOptions;
+
+  constructor(options: PushConsumerOptions) {
+    this.#options = options;
+    const name = pushQueueName(options.region, options.provider);
+    const random = options.random ?? Math.random;
+    this.worker = new Worker(name, (job, _token, signal) => this.#process(job, signal), {
+      connection: options.connection,
+      prefix: queuePrefix(name),
+      concurrency: options.concurrency ?? 100,
+      lockDuration: options.lockDurationMs ?? 4000,
+      stalledInterval: options.stalledIntervalMs ?? 1000,
+      maxStalledCount: 3,
+      autorun: false,
+      settings: {
+        backoffStrategy: (attemptsMade, _type, error) =>
+          retryDelayMs(
+            attemptsMade,
+            options.backoff,
+            random,
+            error instanceof RetryLaterError ? error.retryAfterMs : undefined,
+          ),
+      },
+    });
+    // Redis errors are retried by the connection; without a listener they would be unhandled.
+    this.worker.on('error', () => undefined);
+  }
+
+  /** Starts fetching jobs. */
+  start(): void {
+    void this.worker.run();
+  }
+
+  async #process(job: Job, signal: AbortSignal | undefined): Promise<void> {
+    let push: PushJob;
+    try {
+      push = this.#options.cipher.open(job.data as SealedPushJob);
+    } catch (error) {
+      this.#options.onUnreadable?.(job.id, error);
+      await this.#scrub(job);
+      throw new UnrecoverableError('unreadable');
+    }
+    const result = await this.#options.processor(push, job.attemptsMade + 1, signal);
+    if (result.action === 'complete') return;
+    // Scrub before BullMQ records the final failure, so a failed job never holds content, not even briefly.
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (result.action === 'fail' || lastAttempt) await this.#scrub(job);
+    if (result.action === 'retry') throw new RetryLaterError(result.reason, result.retryAfterMs);
+    throw new UnrecoverableError(result.reason);
+  }
+
+  async #scrub(job: Job): Promise<void> {
+    const sealed = job.data as Partial<SealedPushJob>;
+    const routing = sealed.routing;
+    const kept =
+      routing === undefined
+        ? {}
+        : {
+            routing: {
+              region: routing.region,
+              provider: routing.provider,
+              targetType: routing.targetType,
+              pushType: routing.pushType,
+              acceptedAtMs: routing.acceptedAtMs,
+              expiresAtMs: routing.expiresAtMs,
+            },
+          };
+    await job.updateData(kept as unknown as SealedPushJob);
+  }
+
+  /**
+   * Stops fetching and waits for in-flight jobs up to `deadlineMs`; then force-closes, which leaves unfinished
+   * jobs locked until their lock expires and another worker takes them (at-least-once, never lost).
+   */
+  async close(deadlineMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.worker.close();
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), deadlineMs);
+    });
+    const result = await Promise.race([graceful.then(() => 'closed' as const), expired]);
+    clearTimeout(timer);
+    if (result === 'expired') await this.worker.close(true);
+  }
+}

@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+import { type Redis } from 'ioredis';
+import { type Region } from '@hpns/protocol';
+import { deadTokenKey } from './names';
+
+export interface DeadTokenCacheOptions {
+  region: Region;
+  connection: Redis;
+  /**
+   * Secret for hashing tokens (HMAC-SHA-256), so the cache holds no token and a dump of Redis cannot be
+   * matched against a list of known tokens. Use the payload key material or a dedicated secret.
+   */
+  hashKey: Buffer;
+  /** How long a dead token is remembered, in seconds. Default 30 days. */
+  ttlSec?: number;
+}
+
+/**
+ * Tokens a provider declared dead (APNs 410/BadDeviceToken, FCM UNREGISTERED). The ingress answers REMOVE at
+ * once for them, so a Mattermost server stops using a token even when the first REMOVE came after the ingress
+ * had already answered OK (DESIGN.md "send_push, step by step" 4 and 6).
+ */
+export class DeadTokenCache {
+  readonly #options: DeadTokenCacheOptions;
+
+  constructor(options: DeadTokenCacheOptions) {
+    this.#options = options;
+  }
+
+  /** The cache key of a token of a target type (a token is only dead for the app it was issued to). */
+  keyFor(targetType: string, token: string): string {
+    const hash = createHmac('sha256', this.#options.hashKey)
+      .update(`${targetType}\n${token}`)
+      .digest('base64url');
+    return deadTokenKey(this.#options.region, hash);
+  }
+
+  async markDead(targetType: string, token: string, reason: string): Promise<void> {
+    await this.#options.connection.set(
+      this.keyFor(targetType, token),
+      reason,
+      'EX',
+      this.#options.ttlSec ?? 30 * 86_400,
+    );
+  }
+
+  /** The reason the token was marked dead, or undefined. */
+  async deadReason(targetType: string, token: string): Promise<string | undefined> {
+    return (await this.#options.connection.get(this.keyFor(targetType, token))) ?? undefined;
+  }
+
+  /** Forgets a token (a new registration proved it alive). */
+  async forget(targetType: string, token: string): Promise<void> {
+    await this.#options.connection.del(this.keyFor(targetType, token));
+  }
+}

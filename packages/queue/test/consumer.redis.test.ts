@@ -1,0 +1,221 @@
+import { Queue } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { type PushJob, type Region } from '@hpns/protocol';
+import {
+  createPayloadCipher,
+  createProducerConnection,
+  createWorkerConnection,
+  DeadTokenCache,
+  PushConsumer,
+  PushProducer,
+  pushQueueName,
+  queuePrefix,
+  type AttemptResult,
+} from '@hpns/queue';
+import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { KEY_A, KEY_B, makeJob } from './support';
+
+const US = 'us' as Region;
+
+describe('PushConsumer', () => {
+  let redis: TestRedis;
+  let producerConnection: Redis;
+  let producer: PushProducer;
+  let queue: Queue;
+  const cipher = createPayloadCipher([KEY_A]);
+  const connections: Redis[] = [];
+  const consumers: PushConsumer[] = [];
+
+  const consumer = (
+    processor: (job: PushJob, attempt: number) => Promise<AttemptResult>,
+    extra: object = {},
+  ) => {
+    const connection = createWorkerConnection({ url: redis.url });
+    connections.push(connection);
+    const created = new PushConsumer({
+      region: US,
+      provider: 'apns',
+      connection,
+      cipher,
+      processor,
+      random: () => 0,
+      ...extra,
+    });
+    consumers.push(created);
+    created.start();
+    return created;
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    producerConnection = createProducerConnection({ url: redis.url });
+    await new Promise((resolve) => producerConnection.once('ready', resolve));
+    producer = new PushProducer({ region: US, connection: producerConnection, cipher, attempts: 5 });
+    const name = pushQueueName(US, 'apns');
+    queue = new Queue(name, { connection: producerConnection, prefix: queuePrefix(name) });
+  });
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.close(1000)));
+    connections.splice(0).forEach((c) => c.disconnect());
+    await queue.obliterate({ force: true });
+  });
+  afterAll(async () => {
+    await queue.close();
+    await producer.close();
+    producerConnection.disconnect();
+    await redis.stop();
+  });
+
+  it('opens the job, hands it to the processor and removes it once complete', async () => {
+    const seen: PushJob[] = [];
+    const job = makeJob();
+    const done = new Promise<void>((resolve) => {
+      consumer(async (push) => {
+        seen.push(push);
+        return { action: 'complete' };
+      }).worker.on('completed', () => resolve());
+    });
+    await producer.enqueue(job);
+    await done;
+    expect(seen).toEqual([job]);
+    expect(await queue.getJob(job.routing.requestId)).toBeUndefined();
+  });
+
+  it('retries no sooner than the Retry-After the processor reports', async () => {
+    const attempts: number[] = [];
+    const finished = new Promise<void>((resolve) => {
+      consumer(async (_push, attempt) => {
+        attempts.push(Date.now());
+        if (attempt === 1) return { action: 'retry', reason: 'TooManyRequests', retryAfterMs: 700 };
+        resolve();
+        return { action: 'complete' };
+      });
+    });
+    await producer.enqueue(makeJob());
+    await finished;
+    expect(attempts).toHaveLength(2);
+    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(700);
+  });
+
+  it('fails for good with the reason and keeps no content on the failed job', async () => {
+    const job = makeJob();
+    const failed = new Promise<void>((resolve) => {
+      consumer(async () => ({ action: 'fail', reason: 'BadTopic' })).worker.on('failed', () =>
+        setTimeout(resolve, 100),
+      );
+    });
+    await producer.enqueue(job);
+    await failed;
+    const stored = await queue.getJob(job.routing.requestId);
+    expect(stored?.failedReason).toBe('BadTopic');
+    expect(stored?.attemptsMade).toBe(1);
+    expect(stored?.data).toEqual({
+      routing: {
+        region: 'us',
+        provider: 'apns',
+        targetType: 'apple_rn',
+        pushType: 'message',
+        acceptedAtMs: job.routing.acceptedAtMs,
+        expiresAtMs: job.routing.expiresAtMs,
+      },
+    });
+  });
+
+  it('scrubs a job that fails on its last attempt', async () => {
+    const lastProducer = new PushProducer({
+      region: US,
+      connection: producerConnection,
+      cipher,
+      attempts: 2,
+    });
+    const job = makeJob();
+    const failed = new Promise<void>((resolve) => {
+      consumer(async () => ({ action: 'retry', reason: 'InternalServerError' })).worker.on('failed', (j) => {
+        if (j?.finishedOn !== undefined) resolve();
+      });
+    });
+    await lastProducer.enqueue(job);
+    await failed;
+    await lastProducer.close();
+    const stored = await queue.getJob(job.routing.requestId);
+    expect(stored?.attemptsMade).toBe(2);
+    expect(stored?.failedReason).toBe('InternalServerError');
+    expect(Object.keys(stored?.data as object)).toEqual(['routing']);
+  });
+
+  it('fails a job it cannot open, without calling the processor', async () => {
+    let called = false;
+    const unreadable: unknown[] = [];
+    const other = createPayloadCipher([KEY_B]);
+    const otherProducer = new PushProducer({ region: US, connection: producerConnection, cipher: other });
+    const failed = new Promise<void>((resolve) => {
+      consumer(
+        async () => {
+          called = true;
+          return { action: 'complete' };
+        },
+        { onUnreadable: (_id: string, error: unknown) => unreadable.push(error) },
+      ).worker.on('failed', () => resolve());
+    });
+    await otherProducer.enqueue(makeJob());
+    await failed;
+    await otherProducer.close();
+    expect(called).toBe(false);
+    expect(unreadable).toEqual([expect.objectContaining({ code: 'HPNS_PAYLOAD_KEY_MISSING' })]);
+  });
+
+  it('hands a crashed worker’s job to another worker once its lock expires', async () => {
+    const job = makeJob();
+    let firstTook: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => (firstTook = resolve));
+    const crashed = consumer(
+      () => {
+        firstTook();
+        return new Promise<AttemptResult>(() => undefined); // hangs, as a worker killed mid-send
+      },
+      { lockDurationMs: 1000, stalledIntervalMs: 200 },
+    );
+    await producer.enqueue(job);
+    await taken;
+    // Simulate the crash: stop lock renewal without giving the job back.
+    await crashed.worker.close(true);
+    const redelivered = new Promise<number>((resolve) => {
+      consumer(
+        async (_push, attempt) => {
+          resolve(attempt);
+          return { action: 'complete' };
+        },
+        { lockDurationMs: 1000, stalledIntervalMs: 200 },
+      );
+    });
+    expect(await redelivered).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('DeadTokenCache', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(() => redis.stop());
+
+  it('remembers a dead token by an HMAC of it, per target type, with a TTL', async () => {
+    const connection = createWorkerConnection({ url: redis.url });
+    try {
+      const cache = new DeadTokenCache({ region: US, connection, hashKey: Buffer.alloc(32, 3), ttlSec: 60 });
+      const token = 'f'.repeat(64);
+      await cache.markDead('apple_rn', token, 'Unregistered');
+      expect(await cache.deadReason('apple_rn', token)).toBe('Unregistered');
+      expect(await cache.deadReason('apple_rnbeta', token)).toBeUndefined();
+      const keys = await connection.keys('*');
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(/^hpns:dead-us:[A-Za-z0-9_-]{43}$/);
+      expect(keys[0]).not.toContain('ffffffff');
+      expect(await connection.ttl(keys[0] as string)).toBeGreaterThan(50);
+      await cache.forget('apple_rn', token);
+      expect(await cache.deadReason('apple_rn', token)).toBeUndefined();
+    } finally {
+      connection.disconnect();
+    }
+  });
+});
