@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const PARTS = [
-  { name: 'ingress (apps/ingress)', path: 'apps/ingress/package.json' },
-  { name: 'worker (apps/worker)', path: 'apps/worker/package.json' },
-  { name: 'APNs/FCM/OAuth simulators (apps/simulators)', path: 'apps/simulators/package.json' },
+  { name: 'ingress (apps/ingress)', path: 'apps/ingress/src/main.ts' },
+  { name: 'worker (apps/worker)', path: 'apps/worker/src/main.ts' },
+  { name: 'APNs/FCM/OAuth simulators (apps/simulators)', path: 'apps/simulators/src/main.ts' },
 ];
 
 const missing = PARTS.filter((part) => !existsSync(join(root, part.path)));
