@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { retryDelayMs, type BackoffOptions } from './backoff';
@@ -11,14 +11,22 @@ export type AttemptResult =
   /** Try again no sooner than `retryAfterMs` (a provider's Retry-After), with backoff; `reason` is metadata. */
   | { action: 'retry'; reason: string; retryAfterMs?: number }
   /** Give up for good; `reason` is kept on the failed job (no content). */
-  | { action: 'fail'; reason: string };
+  | { action: 'fail'; reason: string }
+  /** Not attempted (e.g. an open circuit breaker): put back for `delayMs` without using up an attempt. */
+  | { action: 'defer'; delayMs: number };
 
-/** Processes one decrypted push attempt. `attempt` is 1 for the first. Throws only for bugs. */
-export type PushProcessor = (
-  job: PushJob,
-  attempt: number,
-  signal: AbortSignal | undefined,
-) => Promise<AttemptResult>;
+/** Where an attempt stands. */
+export interface AttemptInfo {
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** The job's attempt limit. */
+  maxAttempts: number;
+  /** Aborted when the worker is force-closed. */
+  signal: AbortSignal | undefined;
+}
+
+/** Processes one decrypted push attempt. Throws only for bugs. */
+export type PushProcessor = (job: PushJob, info: AttemptInfo) => Promise<AttemptResult>;
 
 export interface PushConsumerOptions {
   region: Region;
@@ -67,7 +75,7 @@ export class PushConsumer {
     this.#options = options;
     const name = pushQueueName(options.region, options.provider);
     const random = options.random ?? Math.random;
-    this.worker = new Worker(name, (job, _token, signal) => this.#process(job, signal), {
+    this.worker = new Worker(name, (job, token, signal) => this.#process(job, token, signal), {
       connection: options.connection,
       prefix: queuePrefix(name),
       concurrency: options.concurrency ?? 100,
@@ -94,7 +102,7 @@ export class PushConsumer {
     void this.worker.run();
   }
 
-  async #process(job: Job, signal: AbortSignal | undefined): Promise<void> {
+  async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
     let push: PushJob;
     try {
       push = this.#options.cipher.open(job.data as SealedPushJob);
@@ -103,10 +111,20 @@ export class PushConsumer {
       await this.#scrub(job);
       throw new UnrecoverableError('unreadable');
     }
-    const result = await this.#options.processor(push, job.attemptsMade + 1, signal);
+    const maxAttempts = job.opts.attempts ?? 1;
+    const result = await this.#options.processor(push, {
+      attempt: job.attemptsMade + 1,
+      maxAttempts,
+      signal,
+    });
     if (result.action === 'complete') return;
+    if (result.action === 'defer') {
+      // BullMQ's manual delay: the job goes back to `delayed` and the attempt is not counted.
+      await job.moveToDelayed(Date.now() + Math.max(1, Math.ceil(result.delayMs)), token);
+      throw new DelayedError();
+    }
     // Scrub before BullMQ records the final failure, so a failed job never holds content, not even briefly.
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const lastAttempt = job.attemptsMade + 1 >= maxAttempts;
     if (result.action === 'fail' || lastAttempt) await this.#scrub(job);
     if (result.action === 'retry') throw new RetryLaterError(result.reason, result.retryAfterMs);
     throw new UnrecoverableError(result.reason);

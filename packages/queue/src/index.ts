@@ -14,5 +14,11 @@ export {
   type SealedPushJob,
 } from './payload-cipher';
 export { PushProducer, type PushProducerOptions } from './producer';
-export { PushConsumer, type AttemptResult, type PushConsumerOptions, type PushProcessor } from './consumer';
+export {
+  PushConsumer,
+  type AttemptInfo,
+  type AttemptResult,
+  type PushConsumerOptions,
+  type PushProcessor,
+} from './consumer';
 export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';

@@ -10,6 +10,7 @@ import {
   PushProducer,
   pushQueueName,
   queuePrefix,
+  type AttemptInfo,
   type AttemptResult,
 } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
@@ -37,7 +38,7 @@ describe('PushConsumer', () => {
       provider: 'apns',
       connection,
       cipher,
-      processor,
+      processor: (job: PushJob, info: AttemptInfo) => processor(job, info.attempt),
       random: () => 0,
       ...extra,
     });
@@ -95,6 +96,24 @@ describe('PushConsumer', () => {
     await finished;
     expect(attempts).toHaveLength(2);
     expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(700);
+  });
+
+  it('defers a job without using up an attempt', async () => {
+    const seen: number[] = [];
+    const times: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      consumer(async (_push, attempt) => {
+        seen.push(attempt);
+        times.push(Date.now());
+        if (seen.length < 3) return { action: 'defer', delayMs: 100 };
+        resolve();
+        return { action: 'complete' };
+      });
+    });
+    await producer.enqueue(makeJob());
+    await done;
+    expect(seen).toEqual([1, 1, 1]);
+    expect((times[2] as number) - (times[0] as number)).toBeGreaterThanOrEqual(200);
   });
 
   it('fails for good with the reason and keeps no content on the failed job', async () => {
