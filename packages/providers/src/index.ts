@@ -1,0 +1,1 @@
+export { type PushProvider } from './push-provider';
