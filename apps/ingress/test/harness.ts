@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { type Redis } from 'ioredis';
+import { type PushJob, type PushResponse, type Region } from '@hpns/protocol';
+import {
+  createOutcomeListener,
+  createPayloadCipher,
+  createProducerConnection,
+  createWorkerConnection,
+  DeadTokenCache,
+  outcomeChannel,
+  publishOutcome,
+  PushConsumer,
+  PushProducer,
+} from '@hpns/queue';
+import { createLogger, createMetricsRegistry } from '@hpns/runtime';
+import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { type ListenerMode } from '../src/entitlement';
+import { IngressMetrics } from '../src/ingress-metrics';
+import { createIngressServer, type IngressServer } from '../src/ingress-server';
+import { PushApi, type PushApiOptions, type RegionBinding } from '../src/push-api';
+import { RedisRateLimiter, RedisTenantRegistry } from '../src/tenant-registry';
+
+export const logger = createLogger({ destination: { write: () => undefined } });
+const TARGETS: Record<string, 'apns' | 'fcm'> = { apple_rn: 'apns', apple_rnbeta: 'apns', android_rn: 'fcm' };
+
+/** Plays the worker: consumes a region's queues and answers each push from `answer` (a test double). */
+export type Answerer = (job: PushJob) => PushResponse | undefined;
+
+interface RegionRig {
+  redis: TestRedis;
+  connections: Redis[];
+  binding: RegionBinding;
+  consumers: PushConsumer[];
+  received: PushJob[];
+}
+
+export interface Harness {
+  url: (listener?: number) => string;
+  regions: Map<string, RegionRig>;
+  server: IngressServer;
+  /** Sets how the fake worker answers; undefined = never answers (the ingress's wait bound applies). */
+  answer: Answerer;
+  close: () => Promise<void>;
+  /** Resolves once every connection of the region is ready again (after a Redis restart). */
+  reconnected: (region: string) => Promise<void>;
+  redisOf: (region: string) => Redis;
+}
+
+export interface HarnessOptions {
+  regions?: string[];
+  listeners?: ListenerMode[];
+  api?: Partial<PushApiOptions>;
+  bodyLimitBytes?: number;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const regionNames = options.regions ?? ['us'];
+  const cipher = createPayloadCipher([{ id: 'k', key: randomBytes(32) }]);
+  const regions = new Map<string, RegionRig>();
+  const harness = { answer: (() => ({ status: 'OK' })) as Answerer } as Harness;
+  for (const name of regionNames) {
+    const region = name as Region;
+    const redis = await startTestRedis();
+    const producerConnection = createProducerConnection({
+      url: redis.url,
+      connectionName: `ingress-${name}`,
+    });
+    await new Promise((resolve) => producerConnection.once('ready', resolve));
+    const subscriber = createWorkerConnection({ url: redis.url });
+    const shared = createWorkerConnection({ url: redis.url });
+    const workerConnection = createWorkerConnection({ url: redis.url });
+    const received: PushJob[] = [];
+    const consumers = (['apns', 'fcm'] as const).map((provider) => {
+      const consumer = new PushConsumer({
+        region,
+        provider,
+        connection: workerConnection,
+        cipher,
+        concurrency: 50,
+        processor: async (job) => {
+          received.push(job);
+          const response = harness.answer(job);
+          if (response !== undefined && job.routing.replyTo !== undefined) {
+            await publishOutcome(shared, job.routing.replyTo, { requestId: job.routing.requestId, response });
+          }
+          return { action: 'complete' };
+        },
+      });
+      consumer.start();
+      return consumer;
+    });
+    regions.set(name, {
+      redis,
+      connections: [producerConnection, subscriber, shared, workerConnection],
+      consumers,
+      received,
+      binding: {
+        producer: new PushProducer({ region, connection: producerConnection, cipher }),
+        outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, 'test')),
+        // The hot path uses the fail-fast connection: a Redis outage must answer at once, not hang.
+        deadTokens: new DeadTokenCache({
+          region,
+          connection: producerConnection,
+          hashKey: Buffer.alloc(32, 9),
+        }),
+      },
+    });
+  }
+  const first = regions.get(regionNames[0] as string) as RegionRig;
+  const metrics = new IngressMetrics(createMetricsRegistry({ collectDefaults: false }), regionNames);
+  const api = new PushApi({
+    regions: new Map([...regions].map(([name, rig]) => [name as Region, rig.binding])),
+    routing: {
+      served: regionNames as Region[],
+      hosts: { 'global.push.test': 'global', 'de.push.test': 'de', 'us.push.test': 'us' },
+    },
+    targets: (type) => TARGETS[type],
+    tenants: new RedisTenantRegistry({
+      connection: first.connections[2] as Redis,
+      negativeCacheMs: 0,
+      cacheMs: 0,
+    }),
+    rateLimiter: new RedisRateLimiter(first.connections[0] as Redis),
+    logger,
+    metrics,
+    waitMs: 5000,
+    ...options.api,
+  });
+  const server = await createIngressServer({
+    api,
+    listeners: (options.listeners ?? ['open']).map((mode) => ({ host: '127.0.0.1', port: 0, mode })),
+    logger,
+    metrics,
+    bodyLimitBytes: options.bodyLimitBytes,
+    version: { version: '1.2.3', hash: 'abc1234' },
+  });
+  harness.server = server;
+  harness.regions = regions;
+  harness.url = (listener = 0) => `http://127.0.0.1:${server.addresses[listener]?.port}`;
+  harness.redisOf = (region) => regions.get(region)?.connections[2] as Redis;
+  harness.reconnected = (region) =>
+    Promise.all(
+      (regions.get(region)?.connections ?? []).map((c) =>
+        c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)),
+      ),
+    ).then(() => undefined);
+  harness.close = async () => {
+    await server.close(500);
+    for (const rig of regions.values()) {
+      await Promise.all(rig.consumers.map((c) => c.close(500)));
+      await rig.binding.producer.close();
+      await rig.binding.outcomes.close();
+      rig.connections.forEach((c) => c.disconnect());
+      await rig.redis.stop();
+    }
+  };
+  return harness;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A request as the Mattermost server sends it: HTTP/1.1, no Content-Type. */
+export function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return send('POST', url, body, headers);
+}
+
+export function send(
+  method: string,
+  url: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A typical send_push body of the Mattermost server (reference §8.3). */
+export function pushBody(fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    ack_id: `ack${randomBytes(6).toString('hex')}`,
+    platform: 'apple_rn-v2',
+    server_id: 'srv1',
+    device_id: randomBytes(32).toString('hex'),
+    post_id: 'post1',
+    category: 'CAN_REPLY',
+    message: 'alice: hello :smile:',
+    badge: 2,
+    channel_id: 'chan1',
+    channel_name: 'Town Square',
+    type: 'message',
+    sender_id: 'user1',
+    sender_name: 'alice',
+    version: 'v2',
+    is_crt_enabled: false,
+    is_id_loaded: false,
+    signature: 'sig',
+    ...fields,
+  });
+}

@@ -1,0 +1,229 @@
+import { registerTenant } from '../src/tenant-registry';
+import { post, pushBody, send, startHarness, type Harness } from './harness';
+
+describe('ingress send_push (one region, open listener)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ api: { waitMs: 300, testWaitMs: 1500 }, bodyLimitBytes: 4096 });
+  });
+  afterAll(() => h.close());
+  beforeEach(() => {
+    h.answer = () => ({ status: 'OK' });
+    h.regions.get('us')?.received.splice(0);
+  });
+
+  it.each([
+    ['an empty body', '', 'Failed to read message body: EOF'],
+    [
+      'a wrong type',
+      '{"badge":"2"}',
+      'Failed to read message body: json: cannot unmarshal string into Go struct field PushNotification.badge of type int',
+    ],
+    ['no server id', '{"device_id":"d","platform":"apple_rn"}', 'Failed because of missing server Id'],
+    [
+      'no device id',
+      '{"server_id":"s1","platform":"apple_rn"}',
+      'Failed because of missing device Id serverId=s1',
+    ],
+    [
+      'an unknown platform',
+      '{"server_id":"s1","device_id":"d","platform":"winphone-v2"}',
+      'Did not send message because of missing platform property type=winphone serverId=s1',
+    ],
+  ])('answers 200 with the proxy’s FAIL text for %s', async (_name, body, error) => {
+    const res = await post(`${h.url()}/api/v1/send_push`, body);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe(`${JSON.stringify({ error, status: 'FAIL' })}\n`);
+  });
+
+  it('queues a valid push, sealed, and answers with the worker’s outcome', async () => {
+    const res = await post(`${h.url()}/api/v1/send_push`, pushBody({ device_id: 'tok1' }));
+    expect(res).toMatchObject({ status: 200, body: '{"status":"OK"}\n' });
+    const received = h.regions.get('us')?.received ?? [];
+    expect(received).toHaveLength(1);
+    expect(received[0]?.routing).toMatchObject({
+      region: 'us',
+      provider: 'apns',
+      targetType: 'apple_rn',
+      appVersion: 2,
+      pushType: 'message',
+    });
+    expect(received[0]?.content.device_id).toBe('tok1');
+
+    h.answer = () => ({ status: 'REMOVE' });
+    expect((await post(`${h.url()}/api/v1/send_push`, pushBody())).body).toBe('{"status":"REMOVE"}\n');
+    h.answer = () => ({ status: 'FAIL', error: 'unknown send response error: BadTopic' });
+    expect((await post(`${h.url()}/x/y/api/v1/send_push`, pushBody())).body).toBe(
+      '{"error":"unknown send response error: BadTopic","status":"FAIL"}\n',
+    );
+  });
+
+  it('answers OK once the wait bound passes without an outcome, longer for test pushes', async () => {
+    h.answer = () => undefined;
+    const started = Date.now();
+    expect((await post(`${h.url()}/api/v1/send_push`, pushBody())).body).toBe('{"status":"OK"}\n');
+    const normal = Date.now() - started;
+    const testStarted = Date.now();
+    expect(
+      (await post(`${h.url()}/api/v1/send_push`, pushBody({ type: 'test', badge: -1, ack_id: '' }))).body,
+    ).toBe('{"status":"OK"}\n');
+    expect(Date.now() - testStarted).toBeGreaterThanOrEqual(1500);
+    expect(normal).toBeGreaterThanOrEqual(300);
+    expect(normal).toBeLessThan(1500);
+  });
+
+  it('answers REMOVE at once for a token in the dead-token cache, queueing nothing', async () => {
+    const binding = h.regions.get('us')?.binding;
+    await binding?.deadTokens.markDead('apple_rn', 'deadtoken', 'Unregistered');
+    const res = await post(`${h.url()}/api/v1/send_push`, pushBody({ device_id: 'deadtoken' }));
+    expect(res.body).toBe('{"status":"REMOVE"}\n');
+    expect(h.regions.get('us')?.received).toHaveLength(0);
+  });
+
+  it('refuses a region the path names but this ingress does not serve, and ignores other prefixes', async () => {
+    const res = await post(`${h.url()}/de/api/v1/send_push`, pushBody());
+    expect(res.body).toBe(
+      '{"error":"Push notification region de is not served by this endpoint","status":"FAIL"}\n',
+    );
+    expect((await post(`${h.url()}/mattermost/api/v1/send_push`, pushBody())).body).toBe('{"status":"OK"}\n');
+  });
+
+  it('answers 413 for a body over the limit, without reading it all', async () => {
+    const res = await post(`${h.url()}/api/v1/send_push`, pushBody({ message: 'x'.repeat(5000) }));
+    expect(res.status).toBe(413);
+  });
+
+  it('answers the other routes as the Go proxy does', async () => {
+    expect(await send('GET', `${h.url()}/`)).toMatchObject({
+      status: 200,
+      body: '<html><body>Mattermost Push Proxy</body></html>',
+    });
+    expect(await send('GET', `${h.url()}/version`)).toMatchObject({
+      status: 200,
+      body: '{"hash":"abc1234","version":"1.2.3"}\n',
+    });
+    expect(await send('GET', `${h.url()}/api/v1/send_push`)).toMatchObject({ status: 405, body: '' });
+    expect(await send('GET', `${h.url()}/api/v1/send_push/`)).toMatchObject({
+      status: 404,
+      body: '404 page not found\n',
+    });
+    expect(await send('POST', `${h.url()}/nope`, '{}')).toMatchObject({
+      status: 404,
+      body: '404 page not found\n',
+    });
+  });
+
+  it('answers FAIL "temporarily unavailable" at once while Redis is down', async () => {
+    const rig = h.regions.get('us');
+    await rig?.redis.kill('SIGKILL');
+    try {
+      const res = await post(`${h.url()}/api/v1/send_push`, pushBody());
+      expect(res.body).toBe(
+        '{"error":"Push service temporarily unavailable, please retry","status":"FAIL"}\n',
+      );
+    } finally {
+      await rig?.redis.start();
+      await h.reconnected('us');
+    }
+  });
+});
+
+describe('ingress ack', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it.each([
+    ['{"id":"a1","received_at":1700000000000,"platform":"ios","type":"message"}', '{"status":"OK"}\n'],
+    ['', '{"error":"Failed to read ack body: EOF","status":"FAIL"}\n'],
+    ['{"platform":"ios","type":"message"}', '{"error":"Failed because of missing ack Id","status":"FAIL"}\n'],
+    ['{"id":"a1","type":"message"}', '{"error":"Failed because of missing ack platform","status":"FAIL"}\n'],
+    ['{"id":"a1","platform":"android"}', '{"error":"Failed because of missing ack type","status":"FAIL"}\n'],
+  ])('answers %s with %s', async (body, expected) => {
+    expect(await post(`${h.url()}/api/v1/ack`, body)).toMatchObject({ status: 200, body: expected });
+  });
+});
+
+describe('ingress entitlement and regions (two Redis servers)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      regions: ['us', 'de'],
+      listeners: ['hpns', 'tpns', 'open'],
+      api: { tpnsRatePerSec: 3 },
+    });
+    for (const region of ['us', 'de']) {
+      await registerTenant(h.redisOf(region), {
+        serverId: 'paying-de',
+        tier: 'hpns',
+        homeRegion: 'de' as never,
+        ratePerSec: 0,
+      });
+      await registerTenant(h.redisOf(region), {
+        serverId: 'paying-us',
+        tier: 'hpns',
+        homeRegion: 'us' as never,
+        ratePerSec: 2,
+      });
+    }
+  });
+  afterAll(() => h.close());
+  beforeEach(() => {
+    for (const rig of h.regions.values()) rig.received.splice(0);
+  });
+
+  it('serves registered tenants only on an hpns listener', async () => {
+    const unknown = await post(`${h.url(0)}/api/v1/send_push`, pushBody({ server_id: 'stranger' }));
+    expect(unknown.body).toBe(
+      '{"error":"Server is not registered for this push notification service serverId=stranger","status":"FAIL"}\n',
+    );
+    const known = await post(`${h.url(0)}/de/api/v1/send_push`, pushBody({ server_id: 'paying-de' }));
+    expect(known.body).toBe('{"status":"OK"}\n');
+  });
+
+  it('routes a global-endpoint push to the tenant’s home region, and keeps it out of the other Redis', async () => {
+    const res = await post(
+      `${h.url(0)}/api/v1/send_push`,
+      pushBody({ server_id: 'paying-de', message: 'only in germany' }),
+      {
+        host: 'global.push.test',
+      },
+    );
+    expect(res.body).toBe('{"status":"OK"}\n');
+    expect(h.regions.get('de')?.received).toHaveLength(1);
+    expect(h.regions.get('us')?.received).toHaveLength(0);
+    const usKeys = await h.redisOf('us').keys('hpns:{push-de-*');
+    expect(usKeys).toEqual([]);
+  });
+
+  it('refuses a tenant’s push sent to another region’s endpoint', async () => {
+    const res = await post(`${h.url(0)}/us/api/v1/send_push`, pushBody({ server_id: 'paying-de' }));
+    expect(res.body).toBe(
+      '{"error":"Server serverId=paying-de is registered in region de; use the de push notification endpoint","status":"FAIL"}\n',
+    );
+    expect(h.regions.get('us')?.received).toHaveLength(0);
+  });
+
+  it('limits each server on a tpns listener, and each tenant to its own rate', async () => {
+    const bodies = Array.from({ length: 6 }, () => pushBody({ server_id: 'free-1' }));
+    const answers = await Promise.all(bodies.map((b) => post(`${h.url(1)}/us/api/v1/send_push`, b)));
+    const limited = answers.filter((a) => a.body.includes('Rate limit exceeded for serverId=free-1')).length;
+    // 3 per second: at least 2 of 6 refused (a window boundary can split the burst).
+    expect(limited).toBeGreaterThanOrEqual(2);
+    const tenant = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        post(`${h.url(0)}/us/api/v1/send_push`, pushBody({ server_id: 'paying-us' })),
+      ),
+    );
+    expect(tenant.filter((a) => a.body.includes('Rate limit exceeded')).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('serves anyone on an open listener, by path region', async () => {
+    const res = await post(`${h.url(2)}/de/api/v1/send_push`, pushBody({ server_id: 'anyone' }));
+    expect(res.body).toBe('{"status":"OK"}\n');
+    expect(h.regions.get('de')?.received).toHaveLength(1);
+  });
+});
