@@ -1,4 +1,5 @@
 import { type Region } from '@hpns/protocol';
+import { type ServiceConfig } from './config-service';
 
 /**
  * The parsed, validated configuration of an HPNS process. Built only by `loadConfig` (config.ts) from a
@@ -6,7 +7,7 @@ import { type Region } from '@hpns/protocol';
  * Fields holding secrets are wrapped in `Secret` so that a stray `JSON.stringify` or log line prints
  * `[redacted]` instead of the value.
  */
-export interface HpnsConfig {
+export interface HpnsConfig extends ServiceConfig {
   /** Where the push-proxy API (send_push, ack) listens, as `host:port` or `:port`. Default `:8086`. */
   readonly listenAddress: string;
   /** Where the admin server (/metrics, /healthz, /readyz) listens. Default `127.0.0.1:9464`. */

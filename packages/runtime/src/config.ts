@@ -18,6 +18,7 @@ import {
   type RedisRegionConfig,
 } from './config-types';
 import { readProxyConfigFile, type ProxyFileSettings } from './proxy-config-file';
+import { readServiceSettings, SERVICE_ENV_VARS } from './config-service';
 
 /** The result of a successful load: the config and the warnings to log once a logger exists. */
 export interface LoadedConfig {
@@ -46,6 +47,7 @@ export const CONFIG_ENV_VARS = [
   'HPNS_SHUTDOWN_TIMEOUT_MS',
   'HPNS_PAYLOAD_KEYS',
   'HPNS_PAYLOAD_KEY_ID',
+  ...SERVICE_ENV_VARS,
 ] as const;
 
 const ENV_FAMILIES = [/^HPNS_REDIS_URL_[A-Z0-9]+$/, /^HPNS_APPLE_CERT_PASSWORD_[A-Z0-9_]+$/];
@@ -157,7 +159,7 @@ function payloadKeys(
   env: ConfigEnv,
   files: ConfigFiles,
   issues: ConfigIssues,
-): { keys: PayloadKeyConfig[]; current: string | undefined } {
+): { keys: PayloadKeyConfig[]; current: string | undefined; given: boolean } {
   const text = readEnvSetting(env, files, issues, 'HPNS_PAYLOAD_KEYS');
   const keys: PayloadKeyConfig[] = [];
   if (text !== undefined) {
@@ -185,7 +187,11 @@ function payloadKeys(
       `HPNS_PAYLOAD_KEY_ID: no key with id ${JSON.stringify(chosen)} in HPNS_PAYLOAD_KEYS`,
     );
   }
-  return { keys, current: chosen ?? keys[keys.length - 1]?.id };
+  return {
+    keys,
+    current: chosen ?? keys[keys.length - 1]?.id,
+    given: Boolean(env['HPNS_PAYLOAD_KEYS'] || env['HPNS_PAYLOAD_KEYS_FILE']),
+  };
 }
 
 function addressSetting(issues: ConfigIssues, name: string, value: string): string {
@@ -295,7 +301,14 @@ export function loadConfig(env: ConfigEnv, files: ConfigFiles): LoadedConfig {
       ? 10_000
       : (parseIntSetting(issues, 'HPNS_SHUTDOWN_TIMEOUT_MS', shutdownText, 100, 600_000) ?? 0);
 
-  const { keys, current } = payloadKeys(env, files, issues);
+  const { keys, current, given } = payloadKeys(env, files, issues);
+  const service = readServiceSettings(env, files, issues, listenAddress, regions);
+  if (!given && !service.devMode) {
+    // Queued content is always encrypted; only development mode may run on a key generated at start-up.
+    issues.problems.push(
+      'HPNS_PAYLOAD_KEYS is required (or HPNS_DEV_MODE=true for a generated development key)',
+    );
+  }
 
   if (issues.problems.length > 0) {
     const count = issues.problems.length;
@@ -320,6 +333,7 @@ export function loadConfig(env: ConfigEnv, files: ConfigFiles): LoadedConfig {
     shutdownTimeoutMs,
     payloadKeys: keys,
     currentPayloadKeyId: current,
+    ...service,
   };
   return { config, warnings: issues.warnings };
 }

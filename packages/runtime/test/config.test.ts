@@ -85,7 +85,7 @@ const CERTS = {
 function load(file: unknown, env: Record<string, string> = {}, extra: Record<string, string> = {}) {
   const text = typeof file === 'string' ? file : JSON.stringify(file);
   return loadConfig(
-    { HPNS_CONFIG_FILE: '/etc/hpns/push.json', ...env },
+    { HPNS_CONFIG_FILE: '/etc/hpns/push.json', HPNS_PAYLOAD_KEYS: `k0:${PAYLOAD_KEY}`, ...env },
     memoryFiles({ '/etc/hpns/push.json': text, ...CERTS, ...extra }),
   );
 }
@@ -213,7 +213,11 @@ describe('loadConfig', () => {
     const files = { '/run/secrets/keys': `k1:${PAYLOAD_KEY}\n`, '/run/secrets/pw': `${CERT_PASSWORD}-env\n` };
     const { config } = load(
       SAMPLE,
-      { HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/keys', HPNS_APPLE_CERT_PASSWORD_APPLE_FILE: '/run/secrets/pw' },
+      {
+        HPNS_PAYLOAD_KEYS: '',
+        HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/keys',
+        HPNS_APPLE_CERT_PASSWORD_APPLE_FILE: '/run/secrets/pw',
+      },
       files,
     );
     expect(config.payloadKeys[0]?.key.reveal().equals(Buffer.alloc(32, 7))).toBe(true);
@@ -227,9 +231,9 @@ describe('loadConfig', () => {
     expect(problemsOf(error)).toEqual([
       'HPNS_PAYLOAD_KEYS and HPNS_PAYLOAD_KEYS_FILE are both set; set only one',
     ]);
-    expect(problemsOf(loadError(SAMPLE, { HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/none' }))).toEqual([
-      'HPNS_PAYLOAD_KEYS_FILE: cannot read "/run/secrets/none" (no such file)',
-    ]);
+    expect(
+      problemsOf(loadError(SAMPLE, { HPNS_PAYLOAD_KEYS: '', HPNS_PAYLOAD_KEYS_FILE: '/run/secrets/none' })),
+    ).toEqual(['HPNS_PAYLOAD_KEYS_FILE: cannot read "/run/secrets/none" (no such file)']);
   });
 
   it('reports every problem at once', () => {
@@ -310,6 +314,59 @@ describe('loadConfig', () => {
       expect(`${e.message} ${JSON.stringify(e.details)}`).not.toContain(CERT_PASSWORD);
   });
 
+  it('reads the ingress and worker settings, and refuses to run without a payload key outside dev mode', () => {
+    const { config } = load(SAMPLE, {
+      HPNS_REGIONS: 'us,de',
+      HPNS_REDIS_URL_US: 'redis://127.0.0.1:1',
+      HPNS_REDIS_URL_DE: 'redis://127.0.0.1:2',
+      HPNS_LISTEN_MODE: 'hpns',
+      HPNS_EXTRA_LISTENERS: 'tpns@127.0.0.1:8087, open@:8088',
+      HPNS_REGION_HOSTS: 'push.example=us, hpns-de.push.example=de, Global.Push.Example=global',
+      HPNS_WAIT_MS: '2000',
+      HPNS_PUSH_TTL_SEC: '600',
+      HPNS_WORKER_REGION: 'de',
+      HPNS_WORKER_CONCURRENCY: '250',
+    });
+    expect(config.ingress).toEqual({
+      listeners: [
+        { address: ':8066', mode: 'hpns' },
+        { address: '127.0.0.1:8087', mode: 'tpns' },
+        { address: ':8088', mode: 'open' },
+      ],
+      regionHosts: { 'push.example': 'us', 'hpns-de.push.example': 'de', 'global.push.example': 'global' },
+      knownRegions: ['us', 'de'],
+      waitMs: 2000,
+      testWaitMs: 15_000,
+      tpnsRatePerSec: 10,
+    });
+    expect(config.worker).toEqual({ region: 'de', concurrency: 250 });
+    expect(config.pushTtlMs).toBe(600_000);
+    expect(config.devMode).toBe(false);
+    expect(problemsOf(loadError({}, { HPNS_PAYLOAD_KEYS: '' }))).toEqual([
+      'HPNS_PAYLOAD_KEYS is required (or HPNS_DEV_MODE=true for a generated development key)',
+    ]);
+    expect(
+      problemsOf(
+        loadError(
+          {},
+          {
+            HPNS_LISTEN_MODE: 'paid',
+            HPNS_EXTRA_LISTENERS: 'open',
+            HPNS_REGION_HOSTS: 'x',
+            HPNS_WORKER_REGION: 'eu',
+            HPNS_TLS_CERT_FILE: '/c',
+          },
+        ),
+      ),
+    ).toEqual([
+      'HPNS_TLS_CERT_FILE and HPNS_TLS_KEY_FILE must be set together',
+      'HPNS_LISTEN_MODE: listener mode must be one of open, tpns, hpns, got "paid"',
+      'HPNS_EXTRA_LISTENERS: entry "open" must be "<mode>@<host:port>"',
+      'HPNS_REGION_HOSTS: entry "x" must be "<host>=<region or global>"',
+      'HPNS_WORKER_REGION: "eu" is not one of HPNS_REGIONS (us)',
+    ]);
+  });
+
   it('requires one Redis per region when there are several', () => {
     expect(
       problemsOf(loadError({}, { HPNS_REGIONS: 'us,de', HPNS_REDIS_URL: 'redis://127.0.0.1:1' })),
@@ -345,7 +402,7 @@ describe('loadConfig', () => {
   });
 
   it('runs without a config file, from defaults and the environment alone', () => {
-    const { config, warnings } = loadConfig({}, memoryFiles({}));
+    const { config, warnings } = loadConfig({ HPNS_DEV_MODE: 'true' }, memoryFiles({}));
     expect(config.listenAddress).toBe(':8086');
     expect(config.adminListenAddress).toBe('127.0.0.1:9464');
     expect(config.apple).toEqual([]);
@@ -368,7 +425,10 @@ describe('loadConfig', () => {
         join(dir, 'push.json'),
         `\ufeff${JSON.stringify({ ApplePushSettings: [{ Type: 'apple_rn', ApplePushTopic: 'com.x', AppleAuthKeyFile: join(dir, 'key.p8'), AppleAuthKeyID: 'ABC123DEFG', AppleTeamID: 'TEAM123456' }] })}`,
       );
-      const { config } = loadConfig({ HPNS_CONFIG_FILE: join(dir, 'push.json') }, nodeConfigFiles);
+      const { config } = loadConfig(
+        { HPNS_CONFIG_FILE: join(dir, 'push.json'), HPNS_DEV_MODE: '1' },
+        nodeConfigFiles,
+      );
       expect(config.apple[0]?.auth.kind).toBe('token');
       expect(() => loadConfig({ HPNS_CONFIG_FILE: join(dir, 'absent.json') }, nodeConfigFiles)).toThrow(
         /HPNS_CONFIG_FILE: cannot read ".*absent\.json" \(no such file\)/,

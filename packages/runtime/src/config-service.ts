@@ -1,0 +1,203 @@
+import { isRegionName, type Region } from '@hpns/protocol';
+import {
+  listenAddressProblem,
+  parseBoolSetting,
+  parseIntSetting,
+  readConfigFile,
+  readEnvSetting,
+  type ConfigEnv,
+  type ConfigFiles,
+  type ConfigIssues,
+} from './config-env';
+import { Secret } from './config-types';
+
+/** Who may push through a listener: anyone (`open`), anyone rate-limited (`tpns`), registered tenants (`hpns`). */
+export type ListenerModeSetting = 'open' | 'tpns' | 'hpns';
+
+export interface ListenerConfig {
+  /** `host:port` or `:port`. */
+  readonly address: string;
+  readonly mode: ListenerModeSetting;
+  /** HTTPS with these files (TLS ≥ 1.2); plain HTTP when absent. */
+  readonly tls?: { readonly certFile: string; readonly certPem: string; readonly keyPem: Secret<string> };
+}
+
+export interface IngressConfig {
+  /** The main listener (`ListenAddress` / `HPNS_LISTEN_ADDRESS`, mode `HPNS_LISTEN_MODE`) and any extra ones. */
+  readonly listeners: readonly ListenerConfig[];
+  /** Host → region or `global` (`HPNS_REGION_HOSTS`, `host=region,…`). */
+  readonly regionHosts: Readonly<Record<string, string>>;
+  /** Every region of the service, served here or not (`HPNS_KNOWN_REGIONS`). */
+  readonly knownRegions: readonly string[];
+  /** Wait for the outcome, in ms (`HPNS_WAIT_MS`, default 3000). */
+  readonly waitMs: number;
+  /** Wait for test pushes, in ms (`HPNS_TEST_WAIT_MS`, default 15000). */
+  readonly testWaitMs: number;
+  /** Per-server limit on `tpns` listeners (`HPNS_TPNS_RATE_PER_SEC`, default 10). */
+  readonly tpnsRatePerSec: number;
+}
+
+export interface WorkerConfig {
+  /** The one region a worker process serves (`HPNS_WORKER_REGION`); undefined in processes that are no worker. */
+  readonly region: Region | undefined;
+  /** Jobs in flight per provider queue (`HPNS_WORKER_CONCURRENCY`, default 100). */
+  readonly concurrency: number;
+}
+
+export interface ServiceConfig {
+  readonly ingress: IngressConfig;
+  readonly worker: WorkerConfig;
+  /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
+  readonly pushTtlMs: number;
+  /** Development mode (`HPNS_DEV_MODE`): a generated payload key is allowed. Never in production. */
+  readonly devMode: boolean;
+}
+
+/** The environment variables this module reads (for the unknown-variable warning and the README table). */
+export const SERVICE_ENV_VARS = [
+  'HPNS_LISTEN_MODE',
+  'HPNS_EXTRA_LISTENERS',
+  'HPNS_TLS_CERT_FILE',
+  'HPNS_TLS_KEY_FILE',
+  'HPNS_REGION_HOSTS',
+  'HPNS_KNOWN_REGIONS',
+  'HPNS_WAIT_MS',
+  'HPNS_TEST_WAIT_MS',
+  'HPNS_TPNS_RATE_PER_SEC',
+  'HPNS_PUSH_TTL_SEC',
+  'HPNS_WORKER_REGION',
+  'HPNS_WORKER_CONCURRENCY',
+  'HPNS_DEV_MODE',
+] as const;
+
+const MODES: readonly ListenerModeSetting[] = ['open', 'tpns', 'hpns'];
+
+function mode(issues: ConfigIssues, name: string, text: string): ListenerModeSetting {
+  if (MODES.includes(text as ListenerModeSetting)) return text as ListenerModeSetting;
+  issues.problems.push(
+    `${name}: listener mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(text)}`,
+  );
+  return 'open';
+}
+
+function int(
+  env: ConfigEnv,
+  files: ConfigFiles,
+  issues: ConfigIssues,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = readEnvSetting(env, files, issues, name);
+  return text === undefined ? fallback : (parseIntSetting(issues, name, text, min, max) ?? fallback);
+}
+
+/** Reads the ingress, worker and lifetime settings. `listenAddress` is the main listener's, already checked. */
+export function readServiceSettings(
+  env: ConfigEnv,
+  files: ConfigFiles,
+  issues: ConfigIssues,
+  listenAddress: string,
+  regions: readonly Region[],
+): ServiceConfig {
+  const setting = (name: string) => readEnvSetting(env, files, issues, name);
+
+  let tls: ListenerConfig['tls'];
+  const certFile = setting('HPNS_TLS_CERT_FILE');
+  const keyFile = setting('HPNS_TLS_KEY_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    issues.problems.push('HPNS_TLS_CERT_FILE and HPNS_TLS_KEY_FILE must be set together');
+  } else if (certFile !== undefined && keyFile !== undefined) {
+    const certPem = readConfigFile(files, issues, 'HPNS_TLS_CERT_FILE', certFile);
+    const keyPem = readConfigFile(files, issues, 'HPNS_TLS_KEY_FILE', keyFile);
+    if (certPem !== undefined && !certPem.includes('-----BEGIN CERTIFICATE-----')) {
+      issues.problems.push(`HPNS_TLS_CERT_FILE ${JSON.stringify(certFile)} holds no PEM certificate`);
+    } else if (keyPem !== undefined && !/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/.test(keyPem)) {
+      issues.problems.push(`HPNS_TLS_KEY_FILE ${JSON.stringify(keyFile)} holds no PEM private key`);
+    } else if (certPem !== undefined && keyPem !== undefined) {
+      tls = { certFile, certPem, keyPem: new Secret(keyPem) };
+    }
+  }
+  const listeners: ListenerConfig[] = [
+    {
+      address: listenAddress,
+      mode: mode(issues, 'HPNS_LISTEN_MODE', setting('HPNS_LISTEN_MODE') ?? 'open'),
+      ...(tls ? { tls } : {}),
+    },
+  ];
+  for (const entry of (setting('HPNS_EXTRA_LISTENERS') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
+    const at = entry.indexOf('@');
+    if (at < 0) {
+      issues.problems.push(
+        `HPNS_EXTRA_LISTENERS: entry ${JSON.stringify(entry)} must be "<mode>@<host:port>"`,
+      );
+      continue;
+    }
+    const address = entry.slice(at + 1);
+    const problem = listenAddressProblem('HPNS_EXTRA_LISTENERS', address);
+    if (problem !== undefined) issues.problems.push(problem);
+    else if (listeners.some((l) => l.address === address))
+      issues.problems.push(`HPNS_EXTRA_LISTENERS: ${address} is used twice`);
+    else listeners.push({ address, mode: mode(issues, 'HPNS_EXTRA_LISTENERS', entry.slice(0, at)) });
+  }
+
+  const regionHosts: Record<string, string> = {};
+  for (const entry of (setting('HPNS_REGION_HOSTS') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
+    const [host, region] = entry.split('=').map((part) => part.trim().toLowerCase());
+    if (
+      host === undefined ||
+      host === '' ||
+      region === undefined ||
+      (region !== 'global' && !isRegionName(region))
+    ) {
+      issues.problems.push(
+        `HPNS_REGION_HOSTS: entry ${JSON.stringify(entry)} must be "<host>=<region or global>"`,
+      );
+    } else {
+      regionHosts[host] = region;
+    }
+  }
+  const knownText = setting('HPNS_KNOWN_REGIONS');
+  const knownRegions =
+    knownText === undefined
+      ? [...new Set([...regions, ...Object.values(regionHosts).filter((r) => r !== 'global')])]
+      : knownText.split(',').map((r) => r.trim());
+  for (const name of knownRegions) {
+    if (!isRegionName(name))
+      issues.problems.push(`HPNS_KNOWN_REGIONS: ${JSON.stringify(name)} is not a region name`);
+  }
+
+  const workerRegionText = setting('HPNS_WORKER_REGION');
+  if (workerRegionText !== undefined && !regions.includes(workerRegionText as Region)) {
+    issues.problems.push(
+      `HPNS_WORKER_REGION: ${JSON.stringify(workerRegionText)} is not one of HPNS_REGIONS (${regions.join(', ')})`,
+    );
+  }
+  const devText = setting('HPNS_DEV_MODE');
+  return {
+    ingress: {
+      listeners,
+      regionHosts,
+      knownRegions,
+      waitMs: int(env, files, issues, 'HPNS_WAIT_MS', 3000, 0, 60_000),
+      testWaitMs: int(env, files, issues, 'HPNS_TEST_WAIT_MS', 15_000, 0, 60_000),
+      tpnsRatePerSec: int(env, files, issues, 'HPNS_TPNS_RATE_PER_SEC', 10, 1, 1_000_000),
+    },
+    worker: {
+      region:
+        workerRegionText !== undefined && regions.includes(workerRegionText as Region)
+          ? (workerRegionText as Region)
+          : undefined,
+      concurrency: int(env, files, issues, 'HPNS_WORKER_CONCURRENCY', 100, 1, 10_000),
+    },
+    pushTtlMs: int(env, files, issues, 'HPNS_PUSH_TTL_SEC', 3600, 1, 28 * 86_400) * 1000,
+    devMode: devText === undefined ? false : (parseBoolSetting(issues, 'HPNS_DEV_MODE', devText) ?? false),
+  };
+}
