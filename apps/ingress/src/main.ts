@@ -1,0 +1,201 @@
+// Composition root of the ingress (STYLE.md §9): reads the configuration once, builds every collaborator and
+// passes it down; nothing else in the app reads the environment or holds a module-level client.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isHpnsError, type Region } from '@hpns/protocol';
+import {
+  createOutcomeListener,
+  createPayloadCipher,
+  createProducerConnection,
+  createWorkerConnection,
+  DeadTokenCache,
+  outcomeChannel,
+  PushProducer,
+} from '@hpns/queue';
+import {
+  createAdminServer,
+  createLogger,
+  createMetricsRegistry,
+  GracefulShutdown,
+  loadConfig,
+  nodeConfigFiles,
+  summarizeConfig,
+  type HpnsConfig,
+  type Logger,
+} from '@hpns/runtime';
+import { type ListenerMode } from './entitlement';
+import { IngressMetrics } from './ingress-metrics';
+import { createIngressServer } from './ingress-server';
+import { PushApi, type RegionBinding } from './push-api';
+import { RedisRateLimiter, RedisTenantRegistry } from './tenant-registry';
+
+/** `host:port` or `:port` → listen arguments. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
+}
+
+/** The payload keys, or in development mode one generated for this process (never shared: dev only). */
+export function payloadKeysOf(config: HpnsConfig, logger: Logger): { id: string; key: Buffer }[] {
+  const keys = config.payloadKeys.map((k) => ({ id: k.id, key: k.key.reveal() }));
+  if (keys.length > 0) return keys;
+  logger.warn(
+    { event: 'config.dev_payload_key' },
+    'HPNS_DEV_MODE: using a generated payload key; workers must get the same HPNS_PAYLOAD_KEYS',
+  );
+  return [{ id: 'dev', key: randomBytes(32) }];
+}
+
+function version(): { version: string; hash: string } {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    return { version: pkg.version, hash: process.env['HPNS_BUILD_HASH'] ?? 'unknown' };
+  } catch {
+    return { version: '0.0.0', hash: 'unknown' };
+  }
+}
+
+export async function main(): Promise<void> {
+  let config: HpnsConfig;
+  let warnings: readonly string[];
+  try {
+    ({ config, warnings } = loadConfig(process.env, nodeConfigFiles));
+  } catch (error) {
+    if (isHpnsError(error, 'HPNS_CONFIG_INVALID')) {
+      process.stderr.write(`hpns ingress: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const instanceId = randomBytes(6).toString('hex');
+  const logger = createLogger({
+    level: config.log.level,
+    base: { service: 'ingress', instance: instanceId },
+  });
+  for (const warning of warnings) logger.warn({ event: 'config.warning' }, warning);
+  logger.info({ event: 'config.loaded', config: summarizeConfig(config) }, 'configuration loaded');
+
+  const registry = createMetricsRegistry({ defaultLabels: { service: 'ingress' } });
+  const metrics = new IngressMetrics(registry, config.regions);
+  const keys = payloadKeysOf(config, logger);
+  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
+  // The oldest listed key hashes dead tokens, so ingress and workers agree across key rotations.
+  const hashKey = keys[0]?.key as Buffer;
+
+  const regions = new Map<Region, RegionBinding>();
+  const connections: {
+    region: Region;
+    producer: ReturnType<typeof createProducerConnection>;
+    subscriber: ReturnType<typeof createWorkerConnection>;
+  }[] = [];
+  for (const region of config.regions) {
+    const url = config.redis[region]?.url.reveal() as string;
+    const producerConnection = createProducerConnection({
+      url,
+      connectionName: `hpns-ingress-${region}-${instanceId}`,
+    });
+    const subscriber = createWorkerConnection({
+      url,
+      connectionName: `hpns-ingress-sub-${region}-${instanceId}`,
+    });
+    producerConnection.on('error', (err) =>
+      logger.warn({ event: 'redis.error', region, err }, 'redis connection error'),
+    );
+    subscriber.on('error', (err) =>
+      logger.warn({ event: 'redis.error', region, err }, 'redis subscriber error'),
+    );
+    connections.push({ region, producer: producerConnection, subscriber });
+    regions.set(region, {
+      producer: new PushProducer({ region, connection: producerConnection, cipher }),
+      outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, instanceId)),
+      deadTokens: new DeadTokenCache({ region, connection: producerConnection, hashKey }),
+    });
+  }
+  const first = connections[0]?.producer;
+  if (first === undefined) throw new Error('no region configured');
+
+  const targets = new Map<string, 'apns' | 'fcm'>([
+    ...config.apple.map((t) => [t.type, 'apns'] as const),
+    ...config.android.map((t) => [t.type, 'fcm'] as const),
+  ]);
+  const api = new PushApi({
+    regions,
+    routing: {
+      served: config.regions,
+      hosts: config.ingress.regionHosts,
+      knownRegions: config.ingress.knownRegions,
+    },
+    targets: (type) => targets.get(type),
+    tenants: new RedisTenantRegistry({ connection: first }),
+    rateLimiter: new RedisRateLimiter(first),
+    tpnsRatePerSec: config.ingress.tpnsRatePerSec,
+    waitMs: config.ingress.waitMs,
+    testWaitMs: config.ingress.testWaitMs,
+    pushTtlMs: config.pushTtlMs,
+    logger: logger.child({ component: 'api' }),
+    metrics,
+  });
+  const server = await createIngressServer({
+    api,
+    logger,
+    metrics,
+    version: version(),
+    listeners: config.ingress.listeners.map((listener) => ({
+      ...parseAddress(listener.address),
+      mode: listener.mode as ListenerMode,
+      ...(listener.tls
+        ? { tls: { certPem: listener.tls.certPem, keyPem: listener.tls.keyPem.reveal() } }
+        : {}),
+    })),
+  });
+  const admin = await createAdminServer({
+    registry,
+    logger,
+    ...parseAddress(config.adminListenAddress),
+    readinessChecks: connections.map(({ region, producer }) => ({
+      name: `redis-${region}`,
+      check: async () => {
+        await producer.ping();
+      },
+    })),
+  });
+  logger.info(
+    {
+      event: 'ingress.listening',
+      listeners: server.addresses.map((a) => `${a.address}:${a.port}`),
+      admin: admin.url,
+    },
+    'ingress listening',
+  );
+
+  const shutdown = new GracefulShutdown({ logger, timeoutMs: config.shutdownTimeoutMs });
+  shutdown
+    .add('admin.not-ready', () => admin.setReady(false))
+    .add('http.drain', () => server.close(Math.max(config.ingress.testWaitMs, 1000)))
+    .add('outcomes.close', async () => {
+      for (const binding of regions.values()) await binding.outcomes.close();
+    })
+    .add('producers.close', async () => {
+      for (const binding of regions.values()) await binding.producer.close();
+    })
+    .add('redis.close', async () => {
+      for (const { producer, subscriber } of connections) {
+        await Promise.allSettled([producer.quit(), subscriber.quit()]);
+      }
+    })
+    .add('admin.close', () => admin.close())
+    .listen(process);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `hpns ingress failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}
