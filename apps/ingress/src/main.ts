@@ -12,6 +12,7 @@ import {
   DeadTokenCache,
   outcomeChannel,
   PushProducer,
+  waitForReady,
 } from '@hpns/queue';
 import {
   createAdminServer,
@@ -109,6 +110,8 @@ export async function main(): Promise<void> {
       logger.warn({ event: 'redis.error', region, err }, 'redis subscriber error'),
     );
     connections.push({ region, producer: producerConnection, subscriber });
+    // Start only on a reachable Redis (an orchestrator restarts us); readiness covers later outages.
+    await waitForReady(producerConnection, 30_000);
     regions.set(region, {
       producer: new PushProducer({ region, connection: producerConnection, cipher }),
       outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, instanceId)),

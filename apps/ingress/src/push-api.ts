@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   decodeAck,
   decodeSendPush,
@@ -10,7 +9,7 @@ import {
   type SendPushRequest,
   type TargetLookup,
 } from '@hpns/protocol';
-import { type DeadTokenCache, type OutcomeListener, type PushProducer } from '@hpns/queue';
+import { RandomPool, type DeadTokenCache, type OutcomeListener, type PushProducer } from '@hpns/queue';
 import { type Logger } from '@hpns/runtime';
 import { type ListenerMode, type RateLimiter, type TenantLookup } from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
@@ -64,6 +63,7 @@ const fail = (error: string): PushResponse => ({ status: 'FAIL', error });
 export class PushApi {
   readonly #options: PushApiOptions;
   readonly #now: () => number;
+  readonly #random = new RandomPool();
 
   constructor(options: PushApiOptions) {
     this.#options = options;
@@ -86,7 +86,12 @@ export class PushApi {
     try {
       return await this.#accept(request, host, route, mode);
     } catch (error) {
-      if (!isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')) {
+      if (isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')) {
+        this.#options.logger.warn(
+          { event: 'send_push.unavailable', err: error },
+          'send_push refused: Redis unavailable',
+        );
+      } else {
         this.#options.logger.error({ event: 'send_push.internal_error', err: error }, 'send_push failed');
       }
       metrics.result('send_push', 'unavailable');
@@ -139,7 +144,8 @@ export class PushApi {
     }
 
     const now = this.#now();
-    const requestId = randomBytes(12).toString('base64url').replace(/^\d+$/, 'r$&');
+    // 16 base64url characters: no `:` and never all digits (BullMQ job id rules) after the `r` prefix.
+    const requestId = `r${this.#random.take(12).toString('base64url')}`;
     const job: PushJob = {
       v: PUSH_JOB_VERSION,
       routing: {

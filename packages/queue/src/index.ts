@@ -3,6 +3,7 @@ export {
   createProducerConnection,
   createWorkerConnection,
   reconnectDelayMs,
+  waitForReady,
   type ConnectionOptions,
 } from './connections';
 export { deadTokenKey, KEY_ROOT, outcomeChannel, pushQueueName, queuePrefix } from './names';
@@ -22,3 +23,4 @@ export {
   type PushProcessor,
 } from './consumer';
 export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';
+export { RandomPool } from './random-pool';

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import {
   HpnsError,
   makePushNotification,
@@ -8,6 +8,7 @@ import {
   type PushJobRouting,
   type PushNotification,
 } from '@hpns/protocol';
+import { RandomPool } from './random-pool';
 
 /** One AES-256-GCM key and its id (config `HPNS_PAYLOAD_KEYS`). */
 export interface PayloadKey {
@@ -61,11 +62,13 @@ export interface PayloadCipher {
 
 /** @throws HpnsError HPNS_PAYLOAD_KEY_MISSING when no key is given or the current key is not among them. */
 export function createPayloadCipher(keys: readonly PayloadKey[], currentKeyId?: string): PayloadCipher {
-  const byId = new Map(keys.map((key) => [key.id, key.key]));
-  for (const [id, key] of byId) {
+  for (const { id, key } of keys) {
     if (key.length !== 32)
       throw new HpnsError('HPNS_PAYLOAD_KEY_MISSING', `payload key ${id} is not 32 bytes`);
   }
+  // KeyObjects skip re-importing the raw key on every cipher.
+  const byId = new Map<string, KeyObject>(keys.map((key) => [key.id, createSecretKey(key.key)]));
+  const random = new RandomPool();
   const current = currentKeyId ?? keys[keys.length - 1]?.id;
   const currentKey = current === undefined ? undefined : byId.get(current);
   if (current === undefined || currentKey === undefined) {
@@ -77,7 +80,7 @@ export function createPayloadCipher(keys: readonly PayloadKey[], currentKeyId?: 
   return {
     currentKeyId: current,
     seal(job) {
-      const iv = randomBytes(IV_BYTES);
+      const iv = random.take(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv);
       cipher.setAAD(additionalData(job.routing, current));
       const body = Buffer.concat([cipher.update(compactContent(job.content), 'utf8'), cipher.final()]);
