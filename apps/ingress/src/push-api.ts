@@ -165,11 +165,23 @@ export class PushApi {
     const bound =
       notification.type === 'test' ? (this.#options.testWaitMs ?? 15_000) : (this.#options.waitMs ?? 3000);
     const waiting = binding.outcomes.wait(requestId, bound);
+    // Idempotency: the Mattermost server gives each device send its own ack_id (test pushes have none).
+    const dedupKey =
+      notification.ack_id === ''
+        ? undefined
+        : `dedup-${binding.deadTokens.hash(notification.ack_id, notification.device_id)}`;
+    let duplicate: boolean;
     try {
-      await binding.producer.enqueue(job);
+      ({ duplicate } = await binding.producer.enqueue(job, dedupKey));
     } catch (error) {
       waiting.cancel();
       throw error;
+    }
+    if (duplicate) {
+      // The first copy is on its way and its sender gets the outcome; this copy is acknowledged at once.
+      waiting.cancel();
+      metrics.result('send_push', 'duplicate', region);
+      return { status: 'OK' };
     }
     const response = (await waiting.promise) ?? { status: 'OK' };
     metrics.result(

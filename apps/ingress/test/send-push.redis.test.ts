@@ -73,6 +73,19 @@ describe('ingress send_push (one region, open listener)', () => {
     expect(normal).toBeLessThan(1500);
   });
 
+  it('queues a push with the same ack_id and device once (idempotency)', async () => {
+    const body = pushBody({ ack_id: 'ack-dup-1', device_id: 'tok-dup' });
+    expect((await post(`${h.url()}/api/v1/send_push`, body)).body).toBe('{"status":"OK"}\n');
+    expect((await post(`${h.url()}/api/v1/send_push`, body)).body).toBe('{"status":"OK"}\n');
+    expect(h.regions.get('us')?.received).toHaveLength(1);
+    // Another device with the same ack_id is another send.
+    await post(`${h.url()}/api/v1/send_push`, pushBody({ ack_id: 'ack-dup-1', device_id: 'tok-other' }));
+    expect(h.regions.get('us')?.received).toHaveLength(2);
+    const keys = await h.redisOf('us').keys('*dedup*');
+    expect(keys.join()).not.toContain('ack-dup-1');
+    expect(keys.join()).not.toContain('tok-dup');
+  });
+
   it('answers REMOVE at once for a token in the dead-token cache, queueing nothing', async () => {
     const binding = h.regions.get('us')?.binding;
     await binding?.deadTokens.markDead('apple_rn', 'deadtoken', 'Unregistered');

@@ -27,12 +27,14 @@ export class DeadTokenCache {
     this.#options = options;
   }
 
+  /** A keyed hash (HMAC-SHA-256, base64url) of `scope` and `value`: safe to store, useless to a reader of Redis. */
+  hash(scope: string, value: string): string {
+    return createHmac('sha256', this.#options.hashKey).update(`${scope}\n${value}`).digest('base64url');
+  }
+
   /** The cache key of a token of a target type (a token is only dead for the app it was issued to). */
   keyFor(targetType: string, token: string): string {
-    const hash = createHmac('sha256', this.#options.hashKey)
-      .update(`${targetType}\n${token}`)
-      .digest('base64url');
-    return deadTokenKey(this.#options.region, hash);
+    return deadTokenKey(this.#options.region, this.hash(targetType, token));
   }
 
   async markDead(targetType: string, token: string, reason: string): Promise<void> {

@@ -14,7 +14,7 @@ export {
   type PayloadKey,
   type SealedPushJob,
 } from './payload-cipher';
-export { PushProducer, type PushProducerOptions } from './producer';
+export { PushProducer, type EnqueueResult, type PushProducerOptions } from './producer';
 export {
   PushConsumer,
   type AttemptInfo,

@@ -16,11 +16,20 @@ export interface PushProducerOptions {
   failedRetentionSec?: number;
   /** Jobs per `addBulk` round trip. Default 200. */
   maxBatch?: number;
+  /** How long an idempotency key keeps a second copy of a push out, in ms. Default 600000 (10 min). */
+  dedupTtlMs?: number;
+}
+
+/** The result of an enqueue. */
+export interface EnqueueResult {
+  /** True when a push with the same idempotency key was already queued: this one was not added. */
+  duplicate: boolean;
 }
 
 interface Pending {
   job: PushJob;
-  resolve: () => void;
+  dedupKey: string | undefined;
+  resolve: (result: EnqueueResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -71,10 +80,11 @@ export class PushProducer {
   }
 
   /**
-   * Enqueues one push; resolves once Redis has it.
+   * Enqueues one push; resolves once Redis has it. With `dedupKey` (the ingress derives it from `ack_id` and the
+   * device), a second push with the same key within the dedup window is not queued (`duplicate: true`).
    * @throws HpnsError HPNS_REGION_NOT_SERVED, HPNS_BAD_REQUEST (bad request id), HPNS_REDIS_UNAVAILABLE.
    */
-  enqueue(job: PushJob): Promise<void> {
+  enqueue(job: PushJob, dedupKey?: string): Promise<EnqueueResult> {
     if (this.#closed) return Promise.reject(new HpnsError('HPNS_REDIS_UNAVAILABLE', 'producer is closed'));
     if (job.routing.region !== this.region) {
       return Promise.reject(
@@ -89,8 +99,8 @@ export class PushProducer {
         new HpnsError('HPNS_BAD_REQUEST', 'request id must be 1-64 of [A-Za-z0-9_-], not all digits'),
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ job, resolve, reject });
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      this.#pending.push({ job, dedupKey, resolve, reject });
       if (this.#pending.length >= (this.#options.maxBatch ?? 200)) this.#flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;
@@ -107,13 +117,23 @@ export class PushProducer {
     for (const provider of ['apns', 'fcm'] as const) {
       const items = batch.filter((item) => item.job.routing.provider === provider);
       if (items.length === 0) continue;
-      const jobs = items.map(({ job }) => ({
+      const jobs = items.map(({ job, dedupKey }) => ({
         name: job.routing.pushType || 'push',
         data: this.#options.cipher.seal(job),
-        opts: { ...this.#jobOptions, jobId: job.routing.requestId },
+        opts: {
+          ...this.#jobOptions,
+          jobId: job.routing.requestId,
+          ...(dedupKey === undefined
+            ? {}
+            : { deduplication: { id: dedupKey, ttl: this.#options.dedupTtlMs ?? 600_000 } }),
+        },
       }));
       this.#queues[provider].addBulk(jobs).then(
-        () => items.forEach((item) => item.resolve()),
+        // A deduplicated add returns the job already holding the key, whose id is not ours.
+        (added) =>
+          items.forEach((item, i) =>
+            item.resolve({ duplicate: added[i]?.id !== item.job.routing.requestId }),
+          ),
         (cause: unknown) => {
           const error = new HpnsError(
             'HPNS_REDIS_UNAVAILABLE',

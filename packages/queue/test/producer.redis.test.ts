@@ -103,7 +103,7 @@ describe('PushProducer', () => {
       await redis.start();
     }
     await new Promise((resolve) => connection.once('ready', resolve));
-    await expect(producer.enqueue(makeJob())).resolves.toBeUndefined();
+    await expect(producer.enqueue(makeJob())).resolves.toEqual({ duplicate: false });
   });
 });
 
