@@ -15,6 +15,7 @@ export class IngressMetrics {
   readonly #badRequests: Counter<'endpoint' | 'reason'>;
   readonly #acks: Counter<'platform' | 'type'>;
   readonly duration: Histogram<'endpoint'>;
+  readonly #timeToDevice: Histogram<'platform'>;
   readonly #regions: ReadonlySet<string>;
 
   constructor(registry: Registry, regions: readonly string[]) {
@@ -45,6 +46,13 @@ export class IngressMetrics {
       registers: [registry],
     });
     for (const endpoint of ENDPOINTS) this.duration.zero({ endpoint });
+    this.#timeToDevice = new Histogram({
+      name: 'hpns_push_time_to_device_seconds',
+      help: 'From send_push accepted to the app’s delivery receipt (device clock), for delivered pushes that were acked, by client platform. Its count over hpns deliveries is the delivery ratio.',
+      labelNames: ['platform'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+      registers: [registry],
+    });
   }
 
   result(endpoint: (typeof ENDPOINTS)[number], result: string, region?: string): void {
@@ -57,6 +65,12 @@ export class IngressMetrics {
 
   badRequest(endpoint: (typeof ENDPOINTS)[number], reason: string): void {
     this.#badRequests.inc({ endpoint, reason });
+  }
+
+  timeToDevice(platform: string, seconds: number): void {
+    // A device clock far off makes the figure meaningless: keep only plausible values.
+    if (seconds >= 0 && seconds <= 3600)
+      this.#timeToDevice.observe({ platform: bounded(platform, ACK_PLATFORMS) }, seconds);
   }
 
   ack(platform: string, type: string): void {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isHpnsError, type Region } from '@hpns/protocol';
 import {
+  AckTracker,
   createOutcomeListener,
   createPayloadCipher,
   createProducerConnection,
@@ -116,6 +117,7 @@ export async function main(): Promise<void> {
       producer: new PushProducer({ region, connection: producerConnection, cipher }),
       outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, instanceId)),
       deadTokens: new DeadTokenCache({ region, connection: producerConnection, hashKey }),
+      acks: new AckTracker({ region, connection: producerConnection, hashKey }),
     });
   }
   const first = connections[0]?.producer;

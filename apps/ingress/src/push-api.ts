@@ -9,7 +9,13 @@ import {
   type SendPushRequest,
   type TargetLookup,
 } from '@hpns/protocol';
-import { RandomPool, type DeadTokenCache, type OutcomeListener, type PushProducer } from '@hpns/queue';
+import {
+  RandomPool,
+  type AckTracker,
+  type DeadTokenCache,
+  type OutcomeListener,
+  type PushProducer,
+} from '@hpns/queue';
 import { type Logger } from '@hpns/runtime';
 import { type ListenerMode, type RateLimiter, type TenantLookup } from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
@@ -20,6 +26,8 @@ export interface RegionBinding {
   producer: PushProducer;
   outcomes: OutcomeListener;
   deadTokens: DeadTokenCache;
+  /** Joins acks with deliveries for time-to-device (optional). */
+  acks?: AckTracker;
 }
 
 export interface PushApiOptions {
@@ -199,7 +207,19 @@ export class PushApi {
       this.#options.metrics.badRequest('ack', decoded.failure);
       return fail(decoded.error);
     }
-    this.#options.metrics.ack(decoded.ack.platform, decoded.ack.type);
+    const { ack } = decoded;
+    this.#options.metrics.ack(ack.platform, ack.type);
+    // After answering: the Mattermost server waits on this call, and the join is only for metrics.
+    const receivedAtMs = ack.received_at > 0 ? ack.received_at : this.#now();
+    for (const binding of this.#options.regions.values()) {
+      binding.acks?.acked(ack.id).then(
+        (acceptedAtMs) => {
+          if (acceptedAtMs !== undefined)
+            this.#options.metrics.timeToDevice(ack.platform, (receivedAtMs - acceptedAtMs) / 1000);
+        },
+        (err: unknown) => this.#options.logger.debug({ event: 'ack.join_failed', err }, 'ack join failed'),
+      );
+    }
     return { status: 'OK' };
   }
 }

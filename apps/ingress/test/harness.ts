@@ -6,6 +6,7 @@ import {
   createOutcomeListener,
   createPayloadCipher,
   createProducerConnection,
+  AckTracker,
   createWorkerConnection,
   DeadTokenCache,
   outcomeChannel,
@@ -13,7 +14,7 @@ import {
   PushConsumer,
   PushProducer,
 } from '@hpns/queue';
-import { createLogger, createMetricsRegistry } from '@hpns/runtime';
+import { createLogger, createMetricsRegistry, type Registry } from '@hpns/runtime';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
 import { type ListenerMode } from '../src/entitlement';
 import { IngressMetrics } from '../src/ingress-metrics';
@@ -45,6 +46,7 @@ export interface Harness {
   /** Resolves once every connection of the region is ready again (after a Redis restart). */
   reconnected: (region: string) => Promise<void>;
   redisOf: (region: string) => Redis;
+  registry: Registry;
 }
 
 export interface HarnessOptions {
@@ -104,11 +106,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           connection: producerConnection,
           hashKey: Buffer.alloc(32, 9),
         }),
+        acks: new AckTracker({ region, connection: producerConnection, hashKey: Buffer.alloc(32, 9) }),
       },
     });
   }
   const first = regions.get(regionNames[0] as string) as RegionRig;
-  const metrics = new IngressMetrics(createMetricsRegistry({ collectDefaults: false }), regionNames);
+  const registry = createMetricsRegistry({ collectDefaults: false });
+  const metrics = new IngressMetrics(registry, regionNames);
+  harness.registry = registry;
   const api = new PushApi({
     regions: new Map([...regions].map(([name, rig]) => [name as Region, rig.binding])),
     routing: {

@@ -158,6 +158,40 @@ describe('ingress ack', () => {
   ])('answers %s with %s', async (body, expected) => {
     expect(await post(`${h.url()}/api/v1/ack`, body)).toMatchObject({ status: 200, body: expected });
   });
+
+  it('joins an ack with its delivery for time-to-device, once, keeping no ack id in Redis', async () => {
+    const acceptedAtMs = Date.now() - 1500;
+    await h.regions.get('us')?.binding.acks?.delivered('ack-ttd-1', acceptedAtMs);
+    expect((await h.redisOf('us').keys('*')).join()).not.toContain('ack-ttd-1');
+    const ack = JSON.stringify({
+      id: 'ack-ttd-1',
+      received_at: acceptedAtMs + 1200,
+      platform: 'android',
+      type: 'message',
+    });
+    expect((await post(`${h.url()}/api/v1/ack`, ack)).body).toBe('{"status":"OK"}\n');
+    const observed = async () => {
+      const metric = await h.registry.getSingleMetric('hpns_push_time_to_device_seconds')?.get();
+      return (
+        metric?.values.find(
+          (v) =>
+            (v as { metricName?: string }).metricName === 'hpns_push_time_to_device_seconds_count' &&
+            v.labels['platform'] === 'android',
+        )?.value ?? 0
+      );
+    };
+    // The join runs after the answer: wait for it through Redis (the key is gone once joined).
+    while ((await h.redisOf('us').keys('hpns:ack-us:*')).length > 0)
+      await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await observed()).toBe(1);
+    const sum = (await h.registry.getSingleMetric('hpns_push_time_to_device_seconds')?.get())?.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'hpns_push_time_to_device_seconds_sum',
+    )?.value;
+    expect(sum).toBeCloseTo(1.2, 3);
+    await post(`${h.url()}/api/v1/ack`, ack);
+    expect(await observed()).toBe(1);
+  });
 });
 
 describe('ingress entitlement and regions (two Redis servers)', () => {

@@ -1,6 +1,7 @@
 import { type ProviderKind, type PushJob, type PushResponse } from '@hpns/protocol';
 import { type PushProvider } from '@hpns/providers';
 import {
+  type AckTracker,
   type AttemptResult,
   type DeadTokenCache,
   type OutcomeMessage,
@@ -14,6 +15,8 @@ export interface PushProcessorDeps {
   /** One provider per kind; a job for a kind that has none is a bug (the worker consumes only its kinds). */
   providers: Partial<Record<ProviderKind, PushProvider>>;
   deadTokens: DeadTokenCache;
+  /** Records deliveries that carry an ack id, for time-to-device (optional). */
+  acks?: AckTracker;
   /** Publishes an outcome to the waiting ingress (publishOutcome on a worker connection). */
   publish: (channel: string, message: OutcomeMessage) => Promise<void>;
   logger: Logger;
@@ -76,6 +79,13 @@ export function createPushProcessor(deps: PushProcessorDeps): PushProcessor {
         );
       } catch (err) {
         deps.logger.warn({ event: 'dead_token.write_failed', err }, 'could not record dead token');
+      }
+    }
+    if (decision.response?.status === 'OK' && job.content.ack_id !== '' && deps.acks !== undefined) {
+      try {
+        await deps.acks.delivered(job.content.ack_id, job.routing.acceptedAtMs);
+      } catch (err) {
+        deps.logger.warn({ event: 'ack.track_failed', err }, 'could not record delivery for ack tracking');
       }
     }
     await answer(job, decision.response);

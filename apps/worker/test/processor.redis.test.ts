@@ -10,6 +10,7 @@ import {
 import { type PushProvider } from '@hpns/providers';
 import {
   createOutcomeListener,
+  AckTracker,
   createPayloadCipher,
   createProducerConnection,
   createWorkerConnection,
@@ -53,6 +54,7 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
   let consumer: PushConsumer;
   let listener: OutcomeListener;
   let deadTokens: DeadTokenCache;
+  let acks: AckTracker;
   const provider = new ScriptedProvider();
   const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
   const channel = outcomeChannel(US, 'ingress-test');
@@ -100,9 +102,11 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
     producer = new PushProducer({ region: US, connection: producerConnection, cipher, attempts: 4 });
     listener = await createOutcomeListener(subscriber, channel);
     deadTokens = new DeadTokenCache({ region: US, connection: publisher, hashKey: randomBytes(32) });
+    acks = new AckTracker({ region: US, connection: publisher, hashKey: randomBytes(32) });
     const processor = createPushProcessor({
       providers: { apns: provider },
       deadTokens,
+      acks,
       publish: (to, message) => publishOutcome(publisher, to, message),
       logger,
       breaker: { minimumAttempts: 5, failureRatio: 0.8, openMs: 400, windowMs: 10_000 },
@@ -138,6 +142,14 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
     const j = job();
     expect(await push(j)).toEqual({ status: 'OK' });
     expect(provider.sent.map((s) => s.job)).toEqual([j]);
+  });
+
+  it('records a delivered push with an ack id for the time-to-device join', async () => {
+    const j = job();
+    j.content.ack_id = 'ack-123';
+    expect(await push(j)).toEqual({ status: 'OK' });
+    expect(await acks.acked('ack-123')).toBe(j.routing.acceptedAtMs);
+    expect(await acks.acked('ack-123')).toBeUndefined();
   });
 
   it('answers REMOVE for a dead token and records it in the dead-token cache', async () => {

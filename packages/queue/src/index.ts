@@ -24,3 +24,4 @@ export {
 } from './consumer';
 export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';
 export { RandomPool } from './random-pool';
+export { AckTracker, type AckTrackerOptions } from './ack-tracker';
