@@ -1,0 +1,155 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  addApnsControlRoutes,
+  addFcmControlRoutes,
+  addOAuthControlRoutes,
+  ControlRouter,
+  createAccessTokenStore,
+  createApnsSimulator,
+  createControlServer,
+  createFcmSimulator,
+  createOAuthSimulator,
+  createTestCa,
+  generateApnsKey,
+  generateServiceAccount,
+  type ApnsSimulator,
+  type ControlServer,
+  type FcmSimulator,
+  type LatencyProfile,
+  type OAuthSimulator,
+} from '@hpns/testkit';
+
+export interface SimulatorStackOptions {
+  /** Where the CA, the .p8 key and the service-account JSON are written (created if missing). */
+  outputDir: string;
+  /** Host to bind every simulator. Default 127.0.0.1. */
+  host?: string;
+  /** Ports; 0 (default) picks free ones. */
+  ports?: { apns?: number; fcm?: number; oauth?: number; control?: number };
+  /** Added latency of APNs and FCM responses. Default none. */
+  latency?: LatencyProfile;
+  /** Seed of every random choice (faults, latency). Default 1. */
+  seed?: number;
+  /** The Firebase project id of the generated service account. Default `hpns-local`. */
+  projectId?: string;
+}
+
+/** What a client needs to use the simulators: URLs and the paths of the generated credentials. */
+export interface SimulatorStackInfo {
+  apnsUrl: string;
+  fcmUrl: string;
+  oauthTokenUrl: string;
+  controlUrl: string;
+  caFile: string;
+  apnsKeyFile: string;
+  apnsKeyId: string;
+  apnsTeamId: string;
+  serviceAccountFile: string;
+  fcmProjectId: string;
+}
+
+/** The three simulators, their shared control API and generated credentials. Owns every socket: `close()`. */
+export class SimulatorStack {
+  readonly info: SimulatorStackInfo;
+  readonly apns: ApnsSimulator;
+  readonly fcm: FcmSimulator;
+  readonly oauth: OAuthSimulator;
+  readonly #control: ControlServer;
+
+  /** @internal use startSimulatorStack */
+  constructor(parts: {
+    info: SimulatorStackInfo;
+    apns: ApnsSimulator;
+    fcm: FcmSimulator;
+    oauth: OAuthSimulator;
+    control: ControlServer;
+  }) {
+    this.info = parts.info;
+    this.apns = parts.apns;
+    this.fcm = parts.fcm;
+    this.oauth = parts.oauth;
+    this.#control = parts.control;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([
+      this.#control.close(),
+      this.apns.close(),
+      this.fcm.close(),
+      this.oauth.close(),
+    ]);
+  }
+}
+
+/** Starts APNs, FCM and OAuth simulators with one test CA and fresh credentials, and writes the credentials out. */
+export async function startSimulatorStack(options: SimulatorStackOptions): Promise<SimulatorStack> {
+  const host = options.host ?? '127.0.0.1';
+  const seed = options.seed ?? 1;
+  mkdirSync(options.outputDir, { recursive: true });
+  const ca = createTestCa();
+  const apnsKey = generateApnsKey();
+  const accessTokens = createAccessTokenStore();
+  const oauth = await createOAuthSimulator({ ca, host, port: options.ports?.oauth ?? 0, accessTokens, seed });
+  const oauthTokenUrl = `${oauth.url}/token`;
+  const account = generateServiceAccount({
+    projectId: options.projectId ?? 'hpns-local',
+    tokenUri: oauthTokenUrl,
+  });
+  oauth.registerServiceAccount({
+    clientEmail: account.clientEmail,
+    projectId: account.projectId,
+    publicKey: account.publicKey,
+    privateKeyId: account.privateKeyId,
+  });
+  const fcm = await createFcmSimulator({
+    accessTokens,
+    ca,
+    host,
+    port: options.ports?.fcm ?? 0,
+    seed,
+    unknownTokens: 'accept',
+    ...(options.latency ? { latency: options.latency } : {}),
+  });
+  const apns = await createApnsSimulator({
+    tls: ca,
+    host,
+    port: options.ports?.apns ?? 0,
+    keys: [{ keyId: apnsKey.keyId, teamId: apnsKey.teamId, publicKey: apnsKey.publicKey }],
+    unknownTokens: 'accept',
+    seed,
+    ...(options.latency ? { faults: { latency: options.latency } } : {}),
+  });
+  const router = new ControlRouter();
+  addApnsControlRoutes(apns, router);
+  addFcmControlRoutes(router, fcm);
+  addOAuthControlRoutes(router, oauth);
+  const control = await createControlServer(router, { host, port: options.ports?.control ?? 0 });
+
+  // Test-only material, named as such (STYLE.md §16).
+  const caFile = join(options.outputDir, 'simulators-ca-test-only.pem');
+  const apnsKeyFile = join(options.outputDir, `AuthKey_${apnsKey.keyId}-test-only.p8`);
+  const serviceAccountFile = join(options.outputDir, 'fcm-service-account-test-only.json');
+  writeFileSync(caFile, ca.caPem);
+  writeFileSync(apnsKeyFile, apnsKey.privateKeyPem, { mode: 0o600 });
+  writeFileSync(serviceAccountFile, account.json, { mode: 0o600 });
+
+  return new SimulatorStack({
+    apns,
+    fcm,
+    oauth,
+    control,
+    info: {
+      apnsUrl: apns.url,
+      fcmUrl: fcm.url,
+      oauthTokenUrl,
+      controlUrl: control.url,
+      caFile,
+      apnsKeyFile,
+      apnsKeyId: apnsKey.keyId,
+      apnsTeamId: apnsKey.teamId,
+      serviceAccountFile,
+      fcmProjectId: account.projectId,
+    },
+  });
+}
