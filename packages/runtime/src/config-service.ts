@@ -44,7 +44,20 @@ export interface WorkerConfig {
   readonly concurrency: number;
 }
 
+/** Where providers send, for the simulators and private test setups; production leaves all unset. */
+export interface ProviderEndpointsConfig {
+  /** APNs base URL instead of Apple's (`HPNS_APNS_URL`, e.g. `https://127.0.0.1:8443`). */
+  readonly apnsUrl: string | undefined;
+  /** FCM base URL instead of Google's (`HPNS_FCM_URL`). */
+  readonly fcmUrl: string | undefined;
+  /** Google OAuth token URL instead of the service account's (`HPNS_OAUTH_TOKEN_URL`). */
+  readonly oauthTokenUrl: string | undefined;
+  /** Extra CA (PEM) trusted for these endpoints (`HPNS_PROVIDER_CA_FILE`). */
+  readonly caPem: string | undefined;
+}
+
 export interface ServiceConfig {
+  readonly providerEndpoints: ProviderEndpointsConfig;
   readonly ingress: IngressConfig;
   readonly worker: WorkerConfig;
   /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
@@ -68,6 +81,10 @@ export const SERVICE_ENV_VARS = [
   'HPNS_WORKER_REGION',
   'HPNS_WORKER_CONCURRENCY',
   'HPNS_DEV_MODE',
+  'HPNS_APNS_URL',
+  'HPNS_FCM_URL',
+  'HPNS_OAUTH_TOKEN_URL',
+  'HPNS_PROVIDER_CA_FILE',
 ] as const;
 
 const MODES: readonly ListenerModeSetting[] = ['open', 'tpns', 'hpns'];
@@ -181,7 +198,31 @@ export function readServiceSettings(
     );
   }
   const devText = setting('HPNS_DEV_MODE');
+  const httpsUrl = (name: string) => {
+    const text = setting(name);
+    if (text === undefined) return undefined;
+    try {
+      const url = new URL(text);
+      if (url.protocol === 'https:') return text.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+    issues.problems.push(`${name} must be an https URL, got ${JSON.stringify(text)}`);
+    return undefined;
+  };
+  const caFile = setting('HPNS_PROVIDER_CA_FILE');
+  const caPem =
+    caFile === undefined ? undefined : readConfigFile(files, issues, 'HPNS_PROVIDER_CA_FILE', caFile);
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    issues.problems.push(`HPNS_PROVIDER_CA_FILE ${JSON.stringify(caFile)} holds no PEM certificate`);
+  }
   return {
+    providerEndpoints: {
+      apnsUrl: httpsUrl('HPNS_APNS_URL'),
+      fcmUrl: httpsUrl('HPNS_FCM_URL'),
+      oauthTokenUrl: httpsUrl('HPNS_OAUTH_TOKEN_URL'),
+      caPem,
+    },
     ingress: {
       listeners,
       regionHosts,

@@ -32,3 +32,11 @@ export {
   type SignalSource,
   type StepReport,
 } from './shutdown';
+export {
+  type IngressConfig,
+  type ListenerConfig,
+  type ListenerModeSetting,
+  type ProviderEndpointsConfig,
+  type ServiceConfig,
+  type WorkerConfig,
+} from './config-service';

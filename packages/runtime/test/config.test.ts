@@ -340,6 +340,30 @@ describe('loadConfig', () => {
       tpnsRatePerSec: 10,
     });
     expect(config.worker).toEqual({ region: 'de', concurrency: 250 });
+    expect(config.providerEndpoints).toEqual({
+      apnsUrl: undefined,
+      fcmUrl: undefined,
+      oauthTokenUrl: undefined,
+      caPem: undefined,
+    });
+    const sim = load(
+      {},
+      {
+        HPNS_APNS_URL: 'https://127.0.0.1:8443/',
+        HPNS_FCM_URL: 'https://127.0.0.1:8444',
+        HPNS_OAUTH_TOKEN_URL: 'https://127.0.0.1:8445/token',
+        HPNS_PROVIDER_CA_FILE: '/certs/apple.pem',
+      },
+    ).config.providerEndpoints;
+    expect(sim).toMatchObject({
+      apnsUrl: 'https://127.0.0.1:8443',
+      fcmUrl: 'https://127.0.0.1:8444',
+      oauthTokenUrl: 'https://127.0.0.1:8445/token',
+    });
+    expect(sim.caPem).toContain('BEGIN CERTIFICATE');
+    expect(problemsOf(loadError({}, { HPNS_APNS_URL: 'http://apns' }))).toEqual([
+      'HPNS_APNS_URL must be an https URL, got "http://apns"',
+    ]);
     expect(config.pushTtlMs).toBe(600_000);
     expect(config.devMode).toBe(false);
     expect(problemsOf(loadError({}, { HPNS_PAYLOAD_KEYS: '' }))).toEqual([
