@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { retryDelayMs, type BackoffOptions } from './backoff';
@@ -69,12 +69,16 @@ class RetryLaterError extends Error {
  */
 export class PushConsumer {
   readonly worker: Worker;
+  /** The same queue, for counts and admin reads (metrics: depth, oldest waiting job). */
+  readonly queue: Queue;
   readonly #options: PushConsumerOptions;
 
   constructor(options: PushConsumerOptions) {
     this.#options = options;
     const name = pushQueueName(options.region, options.provider);
     const random = options.random ?? Math.random;
+    this.queue = new Queue(name, { connection: options.connection, prefix: queuePrefix(name) });
+    this.queue.on('error', () => undefined);
     this.worker = new Worker(name, (job, token, signal) => this.#process(job, token, signal), {
       connection: options.connection,
       prefix: queuePrefix(name),
@@ -162,5 +166,6 @@ export class PushConsumer {
     const result = await Promise.race([graceful.then(() => 'closed' as const), expired]);
     clearTimeout(timer);
     if (result === 'expired') await this.worker.close(true);
+    await this.queue.close();
   }
 }
