@@ -22,6 +22,7 @@ import {
   GracefulShutdown,
   loadConfig,
   nodeConfigFiles,
+  parseListenAddress,
   summarizeConfig,
   type HpnsConfig,
   type Logger,
@@ -31,13 +32,6 @@ import { IngressMetrics } from './ingress-metrics';
 import { createIngressServer } from './ingress-server';
 import { PushApi, type RegionBinding } from './push-api';
 import { RedisRateLimiter, RedisTenantRegistry } from './tenant-registry';
-
-/** `host:port` or `:port` → listen arguments. */
-export function parseAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
-}
 
 /** The payload keys, or in development mode one generated for this process (never shared: dev only). */
 export function payloadKeysOf(config: HpnsConfig, logger: Logger): { id: string; key: Buffer }[] {
@@ -150,7 +144,7 @@ export async function main(): Promise<void> {
     metrics,
     version: version(),
     listeners: config.ingress.listeners.map((listener) => ({
-      ...parseAddress(listener.address),
+      ...parseListenAddress(listener.address),
       mode: listener.mode as ListenerMode,
       ...(listener.tls
         ? { tls: { certPem: listener.tls.certPem, keyPem: listener.tls.keyPem.reveal() } }
@@ -160,7 +154,7 @@ export async function main(): Promise<void> {
   const admin = await createAdminServer({
     registry,
     logger,
-    ...parseAddress(config.adminListenAddress),
+    ...parseListenAddress(config.adminListenAddress),
     readinessChecks: connections.map(({ region, producer }) => ({
       name: `redis-${region}`,
       check: async () => {

@@ -108,3 +108,10 @@ export function listenAddressProblem(name: string, value: string): string | unde
   }
   return undefined;
 }
+
+/** Splits a checked `host:port`, `:port` or `[v6]:port` into listen arguments (no host → all interfaces). */
+export function parseListenAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(address.slice(colon + 1)) };
+}

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { isHpnsError, type HpnsError } from '@hpns/protocol';
-import { loadConfig, nodeConfigFiles, summarizeConfig, type ConfigFiles } from '@hpns/runtime';
+import {
+  loadConfig,
+  nodeConfigFiles,
+  parseListenAddress,
+  summarizeConfig,
+  type ConfigFiles,
+} from '@hpns/runtime';
 
 // Keys are generated at test time (STYLE.md §16): no credential is committed.
 const P8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
@@ -460,5 +466,13 @@ describe('loadConfig', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseListenAddress', () => {
+  it('splits host and port, and binds all interfaces when the host is empty', () => {
+    expect(parseListenAddress(':8086')).toEqual({ host: '0.0.0.0', port: 8086 });
+    expect(parseListenAddress('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseListenAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
   });
 });
