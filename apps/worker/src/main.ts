@@ -1,0 +1,129 @@
+// Composition root of a worker (STYLE.md §9): one region per process (HPNS_WORKER_REGION), every collaborator
+// built here and passed down.
+import { isHpnsError, type ProviderKind, type Region } from '@hpns/protocol';
+import {
+  AckTracker,
+  createPayloadCipher,
+  createWorkerConnection,
+  DeadTokenCache,
+  publishOutcome,
+  PushConsumer,
+  waitForReady,
+} from '@hpns/queue';
+import {
+  createAdminServer,
+  createLogger,
+  createMetricsRegistry,
+  GracefulShutdown,
+  loadConfig,
+  nodeConfigFiles,
+  parseListenAddress,
+  summarizeConfig,
+  type HpnsConfig,
+} from '@hpns/runtime';
+import { createPushProcessor } from './processor';
+import { createProviders } from './providers';
+import { WorkerMetrics } from './worker-metrics';
+
+export async function main(): Promise<void> {
+  let config: HpnsConfig;
+  let warnings: readonly string[];
+  try {
+    ({ config, warnings } = loadConfig(process.env, nodeConfigFiles));
+    if (config.worker.region === undefined) throw new Error('HPNS_WORKER_REGION is required for a worker');
+    if (config.payloadKeys.length === 0)
+      throw new Error('HPNS_PAYLOAD_KEYS is required for a worker (it must decrypt what the ingress sealed)');
+  } catch (error) {
+    const message =
+      isHpnsError(error, 'HPNS_CONFIG_INVALID') || error instanceof Error ? error.message : String(error);
+    process.stderr.write(`hpns worker: ${message}\n`);
+    process.exit(2);
+  }
+  const region = config.worker.region as Region;
+  const logger = createLogger({ level: config.log.level, base: { service: 'worker', region } });
+  for (const warning of warnings) logger.warn({ event: 'config.warning' }, warning);
+  logger.info({ event: 'config.loaded', config: summarizeConfig(config) }, 'configuration loaded');
+
+  const registry = createMetricsRegistry({ defaultLabels: { service: 'worker', region } });
+  const keys = config.payloadKeys.map((k) => ({ id: k.id, key: k.key.reveal() }));
+  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
+  const hashKey = keys[0]?.key as Buffer;
+  // Only this region's Redis: a worker never holds a connection to another region (data residency).
+  const url = config.redis[region]?.url.reveal() as string;
+  const connection = createWorkerConnection({ url, connectionName: `hpns-worker-${region}` });
+  const side = createWorkerConnection({ url, connectionName: `hpns-worker-side-${region}` });
+  for (const c of [connection, side])
+    c.on('error', (err) => logger.warn({ event: 'redis.error', err }, 'redis connection error'));
+  await waitForReady(side, 60_000);
+
+  const providers = createProviders(config, registry, logger);
+  const kinds = (Object.keys(providers) as ProviderKind[]).filter((kind) => providers[kind] !== undefined);
+  const deadTokens = new DeadTokenCache({ region, connection: side, hashKey });
+  const acks = new AckTracker({ region, connection: side, hashKey });
+  let metrics: WorkerMetrics | undefined;
+  const processor = createPushProcessor({
+    providers,
+    deadTokens,
+    acks,
+    publish: (channel, message) => publishOutcome(side, channel, message),
+    logger: logger.child({ component: 'processor' }),
+    onCircuitChange: (target, state) => metrics?.circuit(target, state),
+    onDecision: (job, decision, durationMs) => metrics?.decision(job, decision, durationMs, Date.now()),
+  });
+  const consumers = kinds.map(
+    (provider) =>
+      new PushConsumer({
+        region,
+        provider,
+        connection,
+        cipher,
+        processor,
+        concurrency: config.worker.concurrency,
+        onUnreadable: (jobId, err) =>
+          logger.error({ event: 'job.unreadable', jobId, err }, 'job content cannot be opened'),
+      }),
+  );
+  metrics = new WorkerMetrics(
+    registry,
+    consumers.map((c) => c.queue),
+    [...config.apple.map((t) => t.type), ...config.android.map((t) => t.type)],
+  );
+  for (const consumer of consumers) consumer.start();
+
+  const admin = await createAdminServer({
+    registry,
+    logger,
+    ...parseListenAddress(config.adminListenAddress),
+    readinessChecks: [{ name: `redis-${region}`, check: async () => void (await side.ping()) }],
+  });
+  logger.info(
+    { event: 'worker.started', region, providers: kinds, admin: admin.url },
+    `worker for ${region} started`,
+  );
+
+  const shutdown = new GracefulShutdown({ logger, timeoutMs: config.shutdownTimeoutMs });
+  shutdown
+    .add('admin.not-ready', () => admin.setReady(false))
+    // Stop fetching and let jobs in flight finish; jobs still running at the deadline go back to the queue
+    // when their lock expires (at-least-once, never lost).
+    .add('consumers.close', async () => {
+      await Promise.all(consumers.map((c) => c.close(Math.max(1000, config.shutdownTimeoutMs - 2000))));
+    })
+    .add('providers.close', async () => {
+      await Promise.allSettled(kinds.map((kind) => providers[kind]?.close()));
+    })
+    .add('redis.close', async () => {
+      await Promise.allSettled([connection.quit(), side.quit()]);
+    })
+    .add('admin.close', () => admin.close())
+    .listen(process);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `hpns worker failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}

@@ -1,0 +1,108 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type Queue } from 'bullmq';
+import { type PushJob } from '@hpns/protocol';
+import { type AttemptDecision } from './outcome-policy';
+import { type CircuitState } from './circuit-breaker';
+
+/** Provider reasons are codes (`TooManyRequests`, `UNAVAILABLE`, `ECONNRESET`); anything else is `other`. */
+function labelReason(reason: string): string {
+  return /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(reason) ? reason : 'other';
+}
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** The worker's metrics (issue: jobs by outcome, retries by reason, queue depth and age, latencies, circuit). */
+export class WorkerMetrics {
+  readonly #jobs: Counter<'region' | 'provider' | 'target' | 'result'>;
+  readonly #retries: Counter<'region' | 'provider' | 'reason'>;
+  readonly #processing: Histogram<'provider'>;
+  readonly #endToEnd: Histogram<'provider'>;
+  readonly #circuit: Gauge<'target'>;
+  readonly #targets: ReadonlySet<string>;
+
+  /**
+   * @param queues the queues whose depth and oldest-waiting age are reported at scrape time.
+   * @param targets configured target types (bounded label set; anything else is `other`).
+   */
+  constructor(registry: Registry, queues: readonly Queue[], targets: readonly string[]) {
+    this.#targets = new Set(targets);
+    this.#jobs = new Counter({
+      name: 'hpns_worker_jobs_total',
+      help: 'Push attempts by final or intermediate result (complete, retry, fail, defer).',
+      labelNames: ['region', 'provider', 'target', 'result'],
+      registers: [registry],
+    });
+    this.#retries = new Counter({
+      name: 'hpns_worker_retries_total',
+      help: 'Attempts put back for a retry, by provider reason.',
+      labelNames: ['region', 'provider', 'reason'],
+      registers: [registry],
+    });
+    this.#processing = new Histogram({
+      name: 'hpns_worker_attempt_duration_seconds',
+      help: 'Time of one attempt in the worker (decrypt, build, send, bookkeeping).',
+      labelNames: ['provider'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    this.#endToEnd = new Histogram({
+      name: 'hpns_push_accept_to_provider_seconds',
+      help: 'From send_push accepted by the ingress to the provider accepting the push.',
+      labelNames: ['provider'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    this.#circuit = new Gauge({
+      name: 'hpns_worker_circuit_state',
+      help: 'Circuit breaker per provider target: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['target'],
+      registers: [registry],
+    });
+    const depth = new Gauge({
+      name: 'hpns_queue_jobs',
+      help: 'Jobs in a push queue by state, read from Redis at scrape time.',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+      collect: async () => {
+        for (const queue of queues) {
+          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+          for (const [state, value] of Object.entries(counts)) depth.set({ queue: queue.name, state }, value);
+        }
+      },
+    });
+    const oldest = new Gauge({
+      name: 'hpns_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest waiting job per push queue (0 when none), read at scrape time.',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect: async () => {
+        for (const queue of queues) {
+          const [job] = await queue.getJobs(['waiting'], -1, -1, true);
+          oldest.set(
+            { queue: queue.name },
+            job === undefined ? 0 : Math.max(0, (Date.now() - job.timestamp) / 1000),
+          );
+        }
+      },
+    });
+  }
+
+  #target(type: string): string {
+    return this.#targets.has(type) ? type : 'other';
+  }
+
+  decision(job: PushJob, decision: AttemptDecision, durationMs: number, nowMs: number): void {
+    const { region, provider, targetType } = job.routing;
+    this.#jobs.inc({ region, provider, target: this.#target(targetType), result: decision.result.action });
+    this.#processing.observe({ provider }, durationMs / 1000);
+    if (decision.result.action === 'retry')
+      this.#retries.inc({ region, provider, reason: labelReason(decision.result.reason) });
+    if (decision.response?.status === 'OK' || decision.response?.status === 'REMOVE') {
+      this.#endToEnd.observe({ provider }, Math.max(0, nowMs - job.routing.acceptedAtMs) / 1000);
+    }
+  }
+
+  circuit(target: string, state: CircuitState): void {
+    this.#circuit.set({ target }, CIRCUIT_VALUE[state]);
+  }
+}
