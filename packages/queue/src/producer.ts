@@ -60,6 +60,9 @@ export class PushProducer {
         connection: options.connection,
         prefix: queuePrefix(name),
         skipWaitingForReady: true,
+        // HPNS reads outcomes from its own channel, not from BullMQ's event stream: keep that stream short
+        // (it holds 10,000 events per queue by default, memory that buys nothing here).
+        streams: { events: { maxLen: 100 } },
       });
       // ioredis errors surface here; each add reports its own failure, so this only keeps them from being unhandled.
       created.on('error', () => undefined);
