@@ -8,7 +8,8 @@
  *   APNS_BENCH_SECONDS      measured window per round, s (default 5)
  *   APNS_BENCH_ROUNDS       rounds, each a raw-client run then a provider run (default 3)
  *   APNS_BENCH_CONNECTIONS  HTTP/2 connections, for both clients (default 4, the provider's default)
- *   APNS_BENCH_CONCURRENCY  sends kept outstanding, closed loop (default 512)
+ *   APNS_BENCH_CONCURRENCY  sends kept outstanding in the closed-loop runs (default 256)
+ *   APNS_BENCH_RATE         offered sends/s of the open-loop runs (default 5000; 0 = skip them)
  *   APNS_BENCH_LATENCY_MS   simulator latency as P50,P99 in ms, log-normal (default 20,60)
  *   APNS_BENCH_MIN_RPS      the provider's best round must reach it (default 5000; 0 = only print)
  *
@@ -18,6 +19,10 @@
  * ApnsProvider. Both build each push with `buildApnsRequest` from the same job, so the ratio is the cost of
  * the transport (node-apn + HPNS's pool, deadline and metrics) over bare node:http2. Each run warms up for 1 s
  * (connections open, cold stream limit raised) and then counts completed sends in the window.
+ *
+ * Closed loop (CONCURRENCY sends outstanding, a new one as each completes) gives the most each client can do on
+ * this machine; the open-loop runs afterwards offer RATE sends/s whatever the answers, and show the latency and
+ * the client thread's CPU share at the target rate, i.e. the headroom.
  */
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -32,7 +37,8 @@ import { BUNDLE_ID, messageJob, randomToken, TARGET, testCa, tokenTarget } from 
 const SECONDS = Number(process.env.APNS_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.APNS_BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.APNS_BENCH_CONNECTIONS ?? 4);
-const CONCURRENCY = Number(process.env.APNS_BENCH_CONCURRENCY ?? 512);
+const CONCURRENCY = Number(process.env.APNS_BENCH_CONCURRENCY ?? 256);
+const RATE = Number(process.env.APNS_BENCH_RATE ?? 5000);
 const [P50_MS, P99_MS] = (process.env.APNS_BENCH_LATENCY_MS ?? '20,60').split(',').map(Number) as [
   number,
   number,
@@ -55,7 +61,8 @@ const { createApnsSimulator } = require(workerData.testkitPath);
 let sim, elu;
 parentPort.on('message', async (message) => {
   if (message === 'counters') parentPort.postMessage({ counters: sim.counters() });
-  else if (message === 'reset') { sim.reset(); parentPort.postMessage({ reset: true }); }
+  // reset() also clears the fault profile, the latency model with it: put it back.
+  else if (message === 'reset') { sim.reset(); sim.setFaults(workerData.options.faults ?? {}); parentPort.postMessage({ reset: true }); }
   else if (message === 'eluStart') elu = performance.eventLoopUtilization();
   else if (message === 'eluStop') parentPort.postMessage({ elu: performance.eventLoopUtilization(elu).utilization });
   else if (message === 'close') { await sim.close(); parentPort.postMessage({ closed: true }); }
@@ -125,28 +132,51 @@ interface RunResult {
   simElu: number;
 }
 
-/** Keeps CONCURRENCY sends outstanding; after the warm-up, counts those completing in the window. */
-async function drive(sim: SimulatorThread, send: (job: PushJob) => Promise<string>): Promise<RunResult> {
-  const tokens = Array.from({ length: 1000 }, randomToken);
-  const jobs = tokens.map((token) => messageJob(token));
+type Send = (job: PushJob) => Promise<string>;
+
+/**
+ * Runs `send` for the warm-up and the window and measures the window. `rate` undefined: closed loop with
+ * CONCURRENCY sends outstanding; a number: open loop, that many sends/s started in 5 ms ticks.
+ */
+async function drive(sim: SimulatorThread, send: Send, rate?: number): Promise<RunResult> {
+  const jobs = Array.from({ length: 1000 }, () => messageJob(randomToken()));
   let next = 0;
   let measuring = false;
   let stopping = false;
   let completed = 0;
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
-  const loop = async (): Promise<void> => {
-    while (!stopping) {
-      const job = jobs[next++ % jobs.length] as PushJob;
-      const startedAt = performance.now();
-      const result = await send(job);
-      if (!measuring) continue;
-      completed += 1;
-      latencies.push(performance.now() - startedAt);
-      if (result !== 'delivered') failures[result] = (failures[result] ?? 0) + 1;
-    }
+  const one = async (): Promise<void> => {
+    const job = jobs[next++ % jobs.length] as PushJob;
+    const startedAt = performance.now();
+    const counted = measuring;
+    const result = await send(job);
+    if (!counted || !measuring) return;
+    completed += 1;
+    latencies.push(performance.now() - startedAt);
+    if (result !== 'delivered') failures[result] = (failures[result] ?? 0) + 1;
   };
-  const loops = Array.from({ length: CONCURRENCY }, loop);
+  const pending = new Set<Promise<void>>();
+  const start = (): void => {
+    const promise = one();
+    pending.add(promise);
+    void promise.finally(() => pending.delete(promise));
+  };
+  let ticker: NodeJS.Timeout | undefined;
+  let loops: Promise<void>[] = [];
+  if (rate === undefined) {
+    loops = Array.from({ length: CONCURRENCY }, async () => {
+      while (!stopping) await one();
+    });
+  } else {
+    const tickMs = 5;
+    let due = 0;
+    const startedAt = performance.now();
+    ticker = setInterval(() => {
+      const shouldHave = ((performance.now() - startedAt) / 1000) * rate;
+      for (; due < shouldHave; due += 1) start();
+    }, tickMs);
+  }
   await delay(WARMUP_MS);
   measuring = true;
   sim.eluStart();
@@ -158,7 +188,8 @@ async function drive(sim: SimulatorThread, send: (job: PushJob) => Promise<strin
   const clientElu = performance.eventLoopUtilization(elu).utilization;
   const simElu = await sim.eluStop();
   stopping = true;
-  await Promise.all(loops);
+  clearInterval(ticker);
+  await Promise.all([...loops, ...pending]);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
@@ -180,7 +211,7 @@ async function rawClient(port: number, caPem: string, jwt: string) {
     sessions.push(session);
   }
   let turn = 0;
-  const send = (job: PushJob): Promise<string> =>
+  const send: Send = (job) =>
     new Promise((resolve) => {
       const request = buildApnsRequest(job.content, {
         topic: BUNDLE_ID,
@@ -216,14 +247,15 @@ function report(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-const row = (round: number, name: string, r: RunResult) =>
+const row = (round: number | string, name: string, r: RunResult) =>
   `  ${String(round).padEnd(5)} ${name.padEnd(22)} ${String(r.sendsPerSecond).padStart(7)}  ` +
   `${r.p50Ms.toFixed(1).padStart(6)}  ${r.p99Ms.toFixed(1).padStart(6)}  ` +
   `${String(Math.round(r.clientElu * 100)).padStart(4)} %  ${String(Math.round(r.simElu * 100)).padStart(4)} %  ` +
   `${JSON.stringify(r.failures)}`;
 
 describe('ApnsProvider throughput', () => {
-  jest.setTimeout(ROUNDS * 2 * (SECONDS * 1000 + WARMUP_MS + 10_000) + 60_000);
+  const runs = ROUNDS * 2 + (RATE > 0 ? 2 : 0);
+  jest.setTimeout(runs * (SECONDS * 1000 + WARMUP_MS + 10_000) + 60_000);
 
   it(`sends at least ${MIN_RPS} pushes/s to one APNs target at ${P50_MS} ms median latency`, async () => {
     const ca = testCa();
@@ -247,23 +279,17 @@ describe('ApnsProvider throughput', () => {
       teamId: key.teamId,
     });
 
-    report('');
-    report(
-      `ApnsProvider benchmark: Node ${process.version}, simulator latency p50 ${P50_MS} ms / p99 ${P99_MS} ms ` +
-        `(worker thread), ${CONNECTIONS} connections, ${CONCURRENCY} sends outstanding, ${ROUNDS} × ${SECONDS} s`,
-    );
-    report('  round client                 sends/s  p50 ms  p99 ms  client    sim  failures');
-    const raw: RunResult[] = [];
-    const provided: RunResult[] = [];
-    const refused: number[] = [];
-    const sessions: number[] = [];
-    for (let round = 1; round <= ROUNDS; round += 1) {
+    const runRaw = async (rate?: number): Promise<RunResult> => {
       await sim.reset();
       const client = await rawClient(port, ca.caPem, jwt);
-      raw.push(await drive(sim, client.send));
+      const result = await drive(sim, client.send, rate);
       await client.close();
-      report(row(round, 'raw node:http2', raw[raw.length - 1] as RunResult));
-
+      return result;
+    };
+    const refused: number[] = [];
+    const sessions: number[] = [];
+    /** Runs a fresh provider, reports its row and what the provider and the simulator counted. */
+    const runProvider = async (label: number | string, name: string, rate?: number): Promise<RunResult> => {
       await sim.reset();
       const provider = new ApnsProvider({
         targets: [tokenTarget(key)],
@@ -271,39 +297,62 @@ describe('ApnsProvider throughput', () => {
         endpoints: { [TARGET]: { address: '127.0.0.1', port, caPem: ca.caPem } },
         connectionsPerEndpoint: CONNECTIONS,
       });
-      provided.push(
-        await drive(sim, async (job) => {
-          const outcome = await provider.send(job);
-          return outcome.kind === 'delivered' ? 'delivered' : `${outcome.kind}:${outcome.reason}`;
-        }),
-      );
+      const send: Send = async (job) => {
+        const outcome = await provider.send(job);
+        return outcome.kind === 'delivered' ? 'delivered' : `${outcome.kind}:${outcome.reason}`;
+      };
+      const result = await drive(sim, send, rate);
       const stats = provider.stats();
-      refused.push(stats.refusedStreams);
-      sessions.push(stats.sessions);
       await provider.close();
       const counters = await sim.counters();
-      report(row(round, 'ApnsProvider', provided[provided.length - 1] as RunResult));
+      refused.push(stats.refusedStreams);
+      sessions.push(stats.sessions);
+      report(row(label, name, result));
       report(
-        `        provider: ${stats.sessions} sessions, ${stats.refusedStreams} REFUSED_STREAM, max ${stats.maxInFlight} ` +
-          `in flight on a connection; simulator: ${counters.requests} requests = ${counters.streams} streams, ` +
-          `statuses ${JSON.stringify(counters.byStatus)}, ${counters.connections} connections`,
+        `        provider: ${stats.sessions} sessions, ${stats.refusedStreams} REFUSED_STREAM, ` +
+          `max ${stats.maxInFlight} in flight on a connection; simulator: ${counters.requests} requests = ` +
+          `${counters.streams} streams, statuses ${JSON.stringify(counters.byStatus)}, ` +
+          `${counters.connections} connections`,
       );
-    }
-    await sim.close();
+      return result;
+    };
 
+    report('');
+    report(
+      `ApnsProvider benchmark: Node ${process.version}, simulator latency p50 ${P50_MS} ms / p99 ${P99_MS} ms ` +
+        `(worker thread), ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s closed loop with ` +
+        `${CONCURRENCY} sends outstanding` +
+        (RATE > 0 ? `, then ${SECONDS} s open loop at ${RATE}/s offered` : ''),
+    );
+    report('  round client                 sends/s  p50 ms  p99 ms  client    sim  failures');
+    const raw: RunResult[] = [];
+    const provided: RunResult[] = [];
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      raw.push(await runRaw());
+      report(row(round, 'raw node:http2', raw[raw.length - 1] as RunResult));
+      provided.push(await runProvider(round, 'ApnsProvider'));
+    }
     const best = (results: RunResult[]) => Math.max(...results.map((r) => r.sendsPerSecond));
     const median = (results: RunResult[]) =>
       results.map((r) => r.sendsPerSecond).sort((a, b) => a - b)[results.length >> 1] ?? 0;
     report(
-      `  median sends/s: provider ${median(provided)}, raw ${median(raw)}, ratio ${(median(provided) / median(raw)).toFixed(2)}` +
-        `; best: provider ${best(provided)}, raw ${best(raw)}`,
+      `  closed loop, median sends/s: provider ${median(provided)}, raw ${median(raw)}, ` +
+        `ratio ${(median(provided) / median(raw)).toFixed(2)}; best: provider ${best(provided)}, raw ${best(raw)}`,
     );
+    let open: RunResult | undefined;
+    if (RATE > 0) {
+      report(row('open', `raw @ ${RATE}/s`, await runRaw(RATE)));
+      open = await runProvider('open', `ApnsProvider @ ${RATE}/s`, RATE);
+    }
     report(
       '  (client / sim = event-loop busy share of the jest thread and the simulator thread in the window)',
     );
     report('');
+    await sim.close();
 
-    for (const result of provided) expect(result.failures).toEqual({});
+    for (const result of [...provided, ...(open === undefined ? [] : [open])]) {
+      expect(result.failures).toEqual({});
+    }
     expect(refused.every((count) => count === 0)).toBe(true);
     expect(sessions.every((count) => count === CONNECTIONS)).toBe(true);
     if (MIN_RPS > 0) expect(best(provided)).toBeGreaterThanOrEqual(MIN_RPS);

@@ -135,6 +135,26 @@ describe('ApnsProvider connections', () => {
     expect(bed.sim.counters().requests).toBe(1);
   });
 
+  it('answers retryable queue_full at once when maxQueuedPerEndpoint sends already wait', async () => {
+    await start(
+      {},
+      {
+        connectionsPerEndpoint: 1,
+        maxInFlightPerConnection: 1,
+        maxQueuedPerEndpoint: 2,
+        requestTimeoutMs: 300,
+      },
+    );
+    bed.sim.injectNext(1, 'stall');
+    const waiting = [1, 2, 3].map(() => bed.provider.send(messageJob(randomToken())));
+    expect(await bed.provider.send(messageJob(randomToken()))).toEqual({
+      kind: 'retryable',
+      reason: 'queue_full',
+      statusCode: 0,
+    });
+    expect(kinds(await Promise.all(waiting))).toEqual({ 'retryable:timeout': 3 });
+  });
+
   describe('abort signal', () => {
     it('answers retryable aborted at once for an aborted signal, sending nothing', async () => {
       await start();
@@ -229,7 +249,7 @@ describe('ApnsProvider transport failures', () => {
     }
   });
 
-  it('drops a connection whose handshake never completes after a timed-out push, and connects afresh', async () => {
+  it('drops a connection whose handshake does not complete within connectTimeoutMs, and connects afresh', async () => {
     // A TCP peer that accepts and never speaks TLS: http2.connect has no connect timeout of its own.
     const sockets = new Set<Socket>();
     let accepted = 0;
@@ -240,12 +260,12 @@ describe('ApnsProvider transport failures', () => {
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
-    const apns = provider(port, { connectionsPerEndpoint: 1, requestTimeoutMs: 200 });
+    const apns = provider(port, { connectionsPerEndpoint: 1, connectTimeoutMs: 100 });
     try {
       for (let attempt = 1; attempt <= 2; attempt += 1) {
         expect(await apns.send(messageJob(randomToken()))).toEqual({
           kind: 'retryable',
-          reason: 'timeout',
+          reason: 'ETIMEDOUT',
           statusCode: 0,
         });
       }

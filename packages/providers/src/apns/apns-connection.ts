@@ -24,6 +24,8 @@ export interface ApnsConnectionOptions {
   client: NodeApnClientOptions;
   /** Upper bound of streams in flight, whatever the server allows. */
   maxInFlight: number;
+  /** A session without the server's SETTINGS after this long is destroyed, ms. */
+  connectTimeoutMs: number;
   /** Called when a stream slot may have become free (the pool then dispatches queued sends). */
   onSlotFree: () => void;
   stats: ApnsTransportStats;
@@ -113,7 +115,15 @@ export class ApnsConnection implements SessionObserver {
     this.#remoteLimit = undefined;
     const facts: SessionFacts = {};
     this.#sessionFacts.set(session, facts);
+    // http2.connect has no connect timeout: a black-holed address or a stuck TLS handshake would hold the
+    // connection's one probe slot (a stream of a session not yet connected does not even close when cancelled).
+    const connectTimer = setTimeout(() => {
+      facts.errorCode ??= 'ETIMEDOUT';
+      session.destroy();
+    }, this.#options.connectTimeoutMs);
+    session.once('close', () => clearTimeout(connectTimer));
     session.on('remoteSettings', (settings) => {
+      clearTimeout(connectTimer);
       if (session !== this.#session) return;
       // Absent from the SETTINGS frame means unlimited (RFC 9113 §6.5.2); `maxInFlight` still applies.
       this.#remoteLimit = settings.maxConcurrentStreams ?? Number.MAX_SAFE_INTEGER;
@@ -134,6 +144,11 @@ export class ApnsConnection implements SessionObserver {
     });
   }
 
+  /** SessionObserver: node-apn is closing the session (after GOAWAY, an error, a 500, or shutdown). */
+  onSessionClosing(session: ClientHttp2Session): void {
+    this.#lose(session);
+  }
+
   /** SessionObserver: node-apn opened a stream for the send being written, or the oldest one awaiting a connect. */
   onStream(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
     let send = this.#writing;
@@ -150,10 +165,6 @@ export class ApnsConnection implements SessionObserver {
     });
     stream.on('close', () => {
       if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) this.#options.stats.refusedStreams += 1;
-      // A whole request timeout without the server's SETTINGS: the connection never came up (a black-holed
-      // address, a stuck TLS handshake; http2.connect has no connect timeout). Drop it, so that the next push
-      // connects afresh instead of queueing behind it.
-      if (bound.timedOut && session === this.#session && this.#remoteLimit === undefined) session.destroy();
       this.#release(bound);
     });
     // Timed out or aborted while the connection was being opened.

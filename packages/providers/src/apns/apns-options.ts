@@ -43,6 +43,11 @@ export interface ApnsProviderOptions {
    * `retryable` (`timeout`). The worker passes the proxy's RetryTimeoutSec here. Default 8,000.
    */
   requestTimeoutMs?: number;
+  /**
+   * A connection that has not completed TLS and HTTP/2 set-up (the server's SETTINGS) after this long is
+   * dropped and the next push connects afresh, ms. Default 10,000.
+   */
+  connectTimeoutMs?: number;
   /** HTTP/2 PING interval on each connection, ms (node-apn's heart beat; Apple: ping idle connections). Default 60,000. */
   heartbeatMs?: number;
   /** Provider-token age at which a new one is minted before use, ms (§1.6: 20–60 min). Default 3,000,000 (50 min). */
@@ -58,6 +63,7 @@ export interface ResolvedApnsOptions {
   maxInFlightPerConnection: number;
   maxQueuedPerEndpoint: number;
   requestTimeoutMs: number;
+  connectTimeoutMs: number;
   heartbeatMs: number;
   tokenRefreshAfterMs: number;
   closeTimeoutMs: number;
@@ -80,6 +86,7 @@ export function resolveApnsOptions(options: ApnsProviderOptions): ResolvedApnsOp
     ),
     maxQueuedPerEndpoint: positiveInteger('maxQueuedPerEndpoint', options.maxQueuedPerEndpoint, 10_000),
     requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 8000),
+    connectTimeoutMs: positiveInteger('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     heartbeatMs: positiveInteger('heartbeatMs', options.heartbeatMs, 60_000),
     tokenRefreshAfterMs: positiveInteger('tokenRefreshAfterMs', options.tokenRefreshAfterMs, 3_000_000),
     closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, 2000),

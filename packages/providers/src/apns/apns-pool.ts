@@ -7,6 +7,7 @@ export interface ApnsPoolOptions {
   /** HTTP/2 connections to open (lazily, on first use). */
   connections: number;
   maxInFlightPerConnection: number;
+  connectTimeoutMs: number;
   /** Sends waiting for a free stream beyond this are refused at once (`queue_full`). */
   maxQueued: number;
   stats: ApnsTransportStats;
@@ -39,6 +40,7 @@ export class ApnsPool {
         new ApnsConnection({
           client: options.client,
           maxInFlight: options.maxInFlightPerConnection,
+          connectTimeoutMs: options.connectTimeoutMs,
           onSlotFree: () => this.#drain(),
           stats: options.stats,
           now: options.now,

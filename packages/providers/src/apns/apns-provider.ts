@@ -87,6 +87,7 @@ export class ApnsProvider implements PushProvider {
           client,
           connections: this.#options.connectionsPerEndpoint,
           maxInFlightPerConnection: this.#options.maxInFlightPerConnection,
+          connectTimeoutMs: this.#options.connectTimeoutMs,
           maxQueued: this.#options.maxQueuedPerEndpoint,
           stats: this.#stats,
           now: this.#options.now,

@@ -25,8 +25,6 @@ export function transportFailure(reason: ApnsTransportReason): DeliveryOutcome {
 export class ApnsSend {
   readonly promise: Promise<DeliveryOutcome>;
   settled = false;
-  /** Settled by its deadline. */
-  timedOut = false;
   /** The HTTP/2 stream, once node-apn has opened it. */
   stream: ClientHttp2Stream | undefined;
   /** The answer's `retry-after`, read off the stream (node-apn looks for `Retry-After`, which HTTP/2 never has). */
@@ -49,10 +47,7 @@ export class ApnsSend {
   ) {
     this.promise = new Promise((resolve) => (this.#resolve = resolve));
     // The deadline covers waiting for a free stream and the request itself: it is the bound of one provider call.
-    this.#timer = setTimeout(() => {
-      this.timedOut = !this.settled;
-      this.fail(transportFailure('timeout'));
-    }, timeoutMs);
+    this.#timer = setTimeout(() => this.fail(transportFailure('timeout')), timeoutMs);
     this.#signal = signal;
     if (signal !== undefined) {
       this.#onAbort = () => this.fail(transportFailure('aborted'));

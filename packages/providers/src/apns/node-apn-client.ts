@@ -1,3 +1,6 @@
+// The ambient types of node-apn's lib/ factories must travel with this file: workspaces that compile it from
+// source (the "hpns-source" condition, e.g. apps/worker) do not include this package's .d.ts files otherwise.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- a path reference is the tool for that
 /// <reference path="./node-apn-lib.d.ts" />
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import configFactory from '@parse/node-apn/lib/config';
@@ -50,6 +53,8 @@ export interface NodeApnClientOptions {
 export interface SessionObserver {
   onSession(session: ClientHttp2Session): void;
   onStream(session: ClientHttp2Session, stream: ClientHttp2Stream): void;
+  /** node-apn began closing the session: no new streams on it (the next write connects anew). */
+  onSessionClosing(session: ClientHttp2Session): void;
 }
 
 /** node-apn logs through `debug`; HPNS reports through outcomes and metrics instead. */
@@ -62,8 +67,9 @@ const silent = Object.assign((_message: unknown): void => undefined, { enabled: 
  * - `prepareToken` returns the shared {@link ApnsProviderTokenSigner} instead of a per-connection jsonwebtoken;
  * - `prepareCertificate` passes the PEM checked by `loadCertificateCredentials` instead of node-forge's loader;
  * - `http2` is a facade over `node:http2` that tells `observer` about every session (for its
- *   SETTINGS_MAX_CONCURRENT_STREAMS, GOAWAY and close) and every stream (for `retry-after`, which node-apn reads
- *   in the wrong case and then drops, for cancelling on abort, and for the stream's end, which frees its slot).
+ *   SETTINGS_MAX_CONCURRENT_STREAMS, GOAWAY and close, including the closes node-apn starts itself) and every
+ *   stream (for `retry-after`, which node-apn reads in the wrong case and then drops, for cancelling on abort,
+ *   and for the stream's end, which frees its slot).
  *
  * Its retries are off (`connectionRetryLimit: 0`): the queue owns retries (STYLE.md §7).
  */
@@ -72,14 +78,16 @@ export function createNodeApnClient(options: NodeApnClientOptions, observer: Ses
     constants: http2.constants,
     connect: ((authority: string, connectOptions: http2.SecureClientSessionOptions) => {
       const session = http2.connect(authority, connectOptions);
-      const request = session.request;
-      session.request = function (
-        this: ClientHttp2Session,
-        ...args: Parameters<ClientHttp2Session['request']>
-      ) {
+      const { request, close } = session;
+      session.request = function (...args: Parameters<ClientHttp2Session['request']>) {
         const stream = request.apply(session, args);
         observer.onStream(session, stream);
         return stream;
+      };
+      // node-apn closes a session on GOAWAY, on errors and after a 500; no event says so until it is closed.
+      session.close = function (...args: Parameters<ClientHttp2Session['close']>) {
+        observer.onSessionClosing(session);
+        return close.apply(session, args);
       };
       observer.onSession(session);
       return session;
