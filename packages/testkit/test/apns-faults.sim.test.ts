@@ -104,9 +104,11 @@ describe('APNs simulator faults (reference §7.1)', () => {
   });
 
   it('sends GOAWAY {"reason":"IdleTimeout"} after the configured idle time', async () => {
-    await start({ faults: { idleTimeoutMs: 150 } });
-    const goaway = nextGoaway(session);
+    await start();
     expect(await status()).toBe(200);
+    // Set after the push, so that a slow test machine cannot time the connection out before it.
+    const goaway = nextGoaway(session);
+    fx.sim.updateFaults({ idleTimeoutMs: 150 });
     expect((await goaway).data).toBe('{"reason":"IdleTimeout"}');
     expect(fx.sim.counters().goaways).toEqual({ IdleTimeout: 1 });
   });

@@ -130,7 +130,7 @@ describe('APNs simulator driven by @parse/node-apn 8', () => {
   });
 
   it('times out a stalled push with "apn write timeout"', async () => {
-    await start({}, { requestTimeout: 300 });
+    await start({}, { requestTimeout: 1000 });
     fx.sim.injectNext(1, 'stall');
     const result = await provider.send(alert(), randomToken());
     expect(failure(result.failed[0] as ResponseFailure)).toBe('apn write timeout');

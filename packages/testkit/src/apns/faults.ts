@@ -68,6 +68,10 @@ export function checkFaultProfile(profile: ApnsFaultProfile): void {
   if (profile.idleTimeoutMs !== undefined && !(profile.idleTimeoutMs >= 0)) {
     throw new Error('idleTimeoutMs must be ≥ 0');
   }
+  const retryAfter = profile.retryAfterSeconds;
+  if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
+    throw new Error('retryAfterSeconds must be a whole number ≥ 0');
+  }
 }
 
 export function isInjectedFault(value: unknown): value is ApnsInjectedFault {

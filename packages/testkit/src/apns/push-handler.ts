@@ -35,6 +35,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_KEPT_BODY_BYTES = 65_536;
 const RETRY_AFTER_STATUSES = new Set([429, 500, 503]);
 const NEVER_INDEXED = ['apns-id', 'apns-unique-id'];
+const ignore = (): void => undefined;
 
 /** Reads a push's body, then judges and answers it (or stalls, or resets the connection). */
 export function receivePush(
@@ -47,7 +48,7 @@ export function receivePush(
   state.counters.streams += 1;
   connection.lastStreamId = Math.max(connection.lastStreamId, stream.id ?? 0);
   // A client may cancel (RST_STREAM) at any time, e.g. on its request timeout; that is not our error.
-  stream.on('error', () => undefined);
+  stream.on('error', ignore);
   const chunks: Buffer[] = [];
   let bytes = 0;
   stream.on('data', (chunk: Buffer) => {
