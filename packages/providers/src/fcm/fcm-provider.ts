@@ -6,12 +6,7 @@ import { Pool } from 'undici';
 import { type ProviderMetrics } from '../provider-metrics';
 import { type PushProvider } from '../push-provider';
 import { isAccessTokenError, type AccessTokenSource } from './access-token-source';
-import {
-  classifyFcmAnswer,
-  isAccessTokenRejected,
-  parseFcmError,
-  type FcmAnswer,
-} from './fcm-classify';
+import { classifyFcmAnswer, isAccessTokenRejected, parseFcmError, type FcmAnswer } from './fcm-classify';
 import { createFcmMetrics } from './fcm-metrics';
 import { postFcm } from './fcm-request';
 import { GoogleAccessTokenSource, type GoogleAccessTokenSourceOptions } from './google-access-token-source';
@@ -45,10 +40,12 @@ export interface FcmProviderOptions {
   ca?: string;
   /**
    * HTTP/2 (ALPN h2, many sends multiplexed per connection) rather than HTTP/1.1 keep-alive (one send per
-   * connection at a time). FCM's front end serves both (§2.1). Default false: measured against the simulator
-   * at 20 ms median latency, HTTP/1.1 with 256 connections sent ≈ 20–25 % more per CPU than HTTP/2 with 4 or
-   * 16 connections, whose client side is CPU-bound in node:http2 (bench/fcm-provider.bench.ts, figures in
-   * its header).
+   * connection at a time). FCM's front end serves both (§2.1). Default false, by measurement
+   * (bench/fcm-provider.bench.ts, 20 ms median latency, 256 sends in flight, 2 cores): HTTP/1.1 × 256
+   * connections 7,162 sends/s best round (median 6,825) with the client at 85 % CPU and the simulator the
+   * limit; HTTP/2 × 4 connections 5,247 (median 4,567) and × 16 5,062 (4,762), the client CPU-bound at 99 %
+   * in node:http2. With HTTP/2 requests are marked idempotent (undici 7 multiplexes nothing else), so a server
+   * that answered ALPN with http/1.1 would get pipelined POSTs: keep it for endpoints known to speak h2.
    */
   http2?: boolean;
   /**
