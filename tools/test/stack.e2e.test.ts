@@ -13,6 +13,8 @@ const root = resolve(__dirname, '../..');
 
 interface Ready {
   ingress: string;
+  ingressAdmin: string;
+  workerAdmin: Record<string, string>;
   simulators: { controlUrl: string };
   pids: Record<string, number>;
 }
@@ -84,10 +86,19 @@ describe('npm start (the local two-region stack)', () => {
     });
   }, 180_000);
 
-  afterAll(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  afterAll(async () => {
+    // The stack's processes run in their own process groups: stop them through the script (SIGTERM), and only
+    // if that fails, kill each by pid, so that a failing test never leaves a stack behind.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    for (const pid of Object.values(ready?.pids ?? {})) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(state, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('delivers one push of each kind to each region through the simulators, then stops cleanly on SIGINT', async () => {
     const sent: { region: string; kind: string; platform: string; token: string }[] = [];
@@ -151,6 +162,16 @@ describe('npm start (the local two-region stack)', () => {
         `${push.region} ${push.kind} ${push.platform} reached the simulator: true`,
       );
     }
+
+    // The admin endpoints expose the pipeline's metrics.
+    const workerMetrics = await (await fetch(`${ready.workerAdmin['de']}/metrics`)).text();
+    expect(workerMetrics).toMatch(/^hpns_worker_jobs_total\{[^}]*result="complete"[^}]*\} \d+/m);
+    expect(workerMetrics).toMatch(/^hpns_queue_jobs\{[^}]*queue="push-de-apns"/m);
+    expect(workerMetrics).toMatch(/^hpns_provider_outcomes_total\{/m);
+    const ingressMetrics = await (await fetch(`${ready.ingressAdmin}/metrics`)).text();
+    expect(ingressMetrics).toMatch(
+      /^hpns_ingress_requests_total\{[^}]*result="ok"[^}]*region="de"[^}]*\} \d+/m,
+    );
 
     const exited = new Promise<number | null>((resolveExit) =>
       child.once('exit', (code) => resolveExit(code)),

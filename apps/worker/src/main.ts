@@ -60,17 +60,21 @@ export async function main(): Promise<void> {
   const kinds = (Object.keys(providers) as ProviderKind[]).filter((kind) => providers[kind] !== undefined);
   const deadTokens = new DeadTokenCache({ region, connection: side, hashKey });
   const acks = new AckTracker({ region, connection: side, hashKey });
-  let metrics: WorkerMetrics | undefined;
+  let consumers: PushConsumer[] = [];
+  const metrics = new WorkerMetrics(registry, () => consumers.map((c) => c.queue), [
+    ...config.apple.map((t) => t.type),
+    ...config.android.map((t) => t.type),
+  ]);
   const processor = createPushProcessor({
     providers,
     deadTokens,
     acks,
     publish: (channel, message) => publishOutcome(side, channel, message),
     logger: logger.child({ component: 'processor' }),
-    onCircuitChange: (target, state) => metrics?.circuit(target, state),
-    onDecision: (job, decision, durationMs) => metrics?.decision(job, decision, durationMs, Date.now()),
+    onCircuitChange: (target, state) => metrics.circuit(target, state),
+    onDecision: (job, decision, durationMs) => metrics.decision(job, decision, durationMs, Date.now()),
   });
-  const consumers = kinds.map(
+  consumers = kinds.map(
     (provider) =>
       new PushConsumer({
         region,
@@ -82,11 +86,6 @@ export async function main(): Promise<void> {
         onUnreadable: (jobId, err) =>
           logger.error({ event: 'job.unreadable', jobId, err }, 'job content cannot be opened'),
       }),
-  );
-  metrics = new WorkerMetrics(
-    registry,
-    consumers.map((c) => c.queue),
-    [...config.apple.map((t) => t.type), ...config.android.map((t) => t.type)],
   );
   for (const consumer of consumers) consumer.start();
 

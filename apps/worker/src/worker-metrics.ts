@@ -21,10 +21,11 @@ export class WorkerMetrics {
   readonly #targets: ReadonlySet<string>;
 
   /**
-   * @param queues the queues whose depth and oldest-waiting age are reported at scrape time.
+   * @param queues the queues whose depth and oldest-waiting age are reported at scrape time (read at each scrape,
+   *   so the metrics can exist before the consumers that own the queues).
    * @param targets configured target types (bounded label set; anything else is `other`).
    */
-  constructor(registry: Registry, queues: readonly Queue[], targets: readonly string[]) {
+  constructor(registry: Registry, queues: () => readonly Queue[], targets: readonly string[]) {
     this.#targets = new Set(targets);
     this.#jobs = new Counter({
       name: 'hpns_worker_jobs_total',
@@ -64,7 +65,7 @@ export class WorkerMetrics {
       labelNames: ['queue', 'state'],
       registers: [registry],
       collect: async () => {
-        for (const queue of queues) {
+        for (const queue of queues()) {
           const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
           for (const [state, value] of Object.entries(counts)) depth.set({ queue: queue.name, state }, value);
         }
@@ -76,7 +77,7 @@ export class WorkerMetrics {
       labelNames: ['queue'],
       registers: [registry],
       collect: async () => {
-        for (const queue of queues) {
+        for (const queue of queues()) {
           const [job] = await queue.getJobs(['waiting'], -1, -1, true);
           oldest.set(
             { queue: queue.name },
