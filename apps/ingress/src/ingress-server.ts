@@ -175,13 +175,19 @@ export class IngressServer {
         route.endpoint === 'ack'
           ? Promise.resolve(this.#options.api.ack(body))
           : this.#options.api.sendPush(body, host, route, mode);
-      void work.then((response) => {
-        if (!res.destroyed) answer(res, response);
-        this.#options.metrics.duration.observe(
-          { endpoint: route.endpoint },
-          (performance.now() - started) / 1000,
-        );
-      });
+      void work
+        .then((response) => {
+          if (!res.destroyed) answer(res, response);
+          this.#options.metrics.duration.observe(
+            { endpoint: route.endpoint },
+            (performance.now() - started) / 1000,
+          );
+        })
+        .catch((err: unknown) => {
+          // PushApi never rejects by contract; if it or the write fails anyway, end this request, not the process.
+          this.#options.logger.error({ event: 'api.request_failed', err }, 'request failed');
+          res.destroy();
+        });
     });
   }
 

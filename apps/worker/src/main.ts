@@ -83,8 +83,16 @@ export async function main(): Promise<void> {
         cipher,
         processor,
         concurrency: config.worker.concurrency,
-        onUnreadable: (jobId, err) =>
-          logger.error({ event: 'job.unreadable', jobId, err }, 'job content cannot be opened'),
+        onUnreadable: (jobId, err, routing, final) => {
+          logger.error({ event: 'job.unreadable', jobId, final, err }, 'job content cannot be opened');
+          // Tell the waiting ingress, so the Mattermost server does not get an OK for a push that is gone.
+          if (final && routing?.replyTo !== undefined) {
+            void publishOutcome(side, routing.replyTo, {
+              requestId: routing.requestId,
+              response: { status: 'FAIL', error: 'push could not be read by the delivery worker' },
+            }).catch(() => undefined);
+          }
+        },
       }),
   );
   for (const consumer of consumers) consumer.start();

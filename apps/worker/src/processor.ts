@@ -1,4 +1,4 @@
-import { type ProviderKind, type PushJob, type PushResponse } from '@hpns/protocol';
+import { type DeliveryOutcome, type ProviderKind, type PushJob, type PushResponse } from '@hpns/protocol';
 import { type PushProvider } from '@hpns/providers';
 import {
   type AckTracker,
@@ -108,7 +108,26 @@ export function createPushProcessor(deps: PushProcessorDeps): PushProcessor {
       return { action: 'defer', delayMs: waitMs };
     }
 
-    const outcome = await provider.send(job, info.signal);
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await provider.send(job, info.signal);
+    } catch (err) {
+      // A provider throws only for bugs; fail this push visibly instead of retrying it 25 times, and release
+      // the breaker's probe slot.
+      breaker.record(false);
+      deps.logger.error(
+        { event: 'delivery.bug', requestId: routing.requestId, target, err },
+        'provider threw',
+      );
+      return apply(
+        job,
+        {
+          result: { action: 'fail', reason: 'internal_error' },
+          response: { status: 'FAIL', error: 'internal error' },
+        },
+        startedAt,
+      );
+    }
     breaker.record(outcome.kind !== 'retryable');
     const decision = decideAttempt(outcome, {
       provider: routing.provider,

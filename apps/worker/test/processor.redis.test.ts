@@ -36,8 +36,11 @@ class ScriptedProvider implements PushProvider {
   script: DeliveryOutcome[] = [];
   fallback: DeliveryOutcome = { kind: 'delivered', statusCode: 200 };
 
+  throwFor: string | undefined;
+
   async send(job: PushJob): Promise<DeliveryOutcome> {
     this.sent.push({ job, at: Date.now() });
+    if (job.content.device_id === this.throwFor) throw new Error('bug in a provider');
     return this.script.shift() ?? this.fallback;
   }
 
@@ -171,6 +174,14 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
     expect(provider.sent).toHaveLength(2);
     const gap = (provider.sent[1]?.at as number) - (provider.sent[0]?.at as number);
     expect(gap).toBeGreaterThanOrEqual(500);
+  });
+
+  it('answers FAIL once, without retrying, when the provider throws (a bug)', async () => {
+    const j = job();
+    provider.throwFor = j.content.device_id;
+    expect(await push(j)).toEqual({ status: 'FAIL', error: 'internal error' });
+    provider.throwFor = undefined;
+    expect(provider.sent).toHaveLength(1);
   });
 
   it('drops an expired push with FAIL "expired" without sending it', async () => {

@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import { isHpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { retryDelayMs, type BackoffOptions } from './backoff';
 import { pushQueueName, queuePrefix } from './names';
 import { type PayloadCipher, type SealedPushJob } from './payload-cipher';
@@ -47,8 +47,17 @@ export interface PushConsumerOptions {
   backoff?: BackoffOptions;
   /** Uniform random source for jitter. Default Math.random. */
   random?: () => number;
-  /** Called when a job's content cannot be opened (tampered, unknown key): the job is failed for good. */
-  onUnreadable?: (jobId: string | undefined, error: unknown) => void;
+  /**
+   * Called when a job's content cannot be opened, with its routing (in clear) so the caller can answer the
+   * waiting ingress. A job sealed with a key this worker does not have yet is retried (a key rotation rolled out
+   * to the ingress first); a tampered or garbled job is failed for good.
+   */
+  onUnreadable?: (
+    jobId: string | undefined,
+    error: unknown,
+    routing: SealedPushJob['routing'] | undefined,
+    final: boolean,
+  ) => void;
 }
 
 /** Carries a provider's Retry-After from the processor to BullMQ's backoff strategy. */
@@ -97,6 +106,17 @@ export class PushConsumer {
           ),
       },
     });
+    // A job that fails for good without passing through our result handling (a processor bug thrown on the
+    // last attempt, stalled too often) is scrubbed here, so no failed job keeps content.
+    this.worker.on('failed', (job) => {
+      if (
+        job !== undefined &&
+        job.finishedOn !== undefined &&
+        (job.data as Partial<SealedPushJob>).c !== undefined
+      ) {
+        void this.#scrub(job);
+      }
+    });
     // Redis errors are retried by the connection; without a listener they would be unhandled.
     this.worker.on('error', () => undefined);
   }
@@ -111,7 +131,10 @@ export class PushConsumer {
     try {
       push = this.#options.cipher.open(job.data as SealedPushJob);
     } catch (error) {
-      this.#options.onUnreadable?.(job.id, error);
+      const keyMissing = isHpnsError(error, 'HPNS_PAYLOAD_KEY_MISSING');
+      const final = !keyMissing || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      this.#options.onUnreadable?.(job.id, error, (job.data as Partial<SealedPushJob>).routing, final);
+      if (!final) throw new RetryLaterError('payload_key_missing', 5000);
       await this.#scrub(job);
       throw new UnrecoverableError('unreadable');
     }
@@ -134,6 +157,7 @@ export class PushConsumer {
     throw new UnrecoverableError(result.reason);
   }
 
+  /** Never throws: a scrub that fails (Redis away) must not turn a final failure into a redelivery. */
   async #scrub(job: Job): Promise<void> {
     const sealed = job.data as Partial<SealedPushJob>;
     const routing = sealed.routing;
@@ -150,7 +174,7 @@ export class PushConsumer {
               expiresAtMs: routing.expiresAtMs,
             },
           };
-    await job.updateData(kept as unknown as SealedPushJob);
+    await job.updateData(kept as unknown as SealedPushJob).catch(() => undefined);
   }
 
   /**

@@ -22,6 +22,9 @@ function parseOutcome(text: string): OutcomeMessage | undefined {
     const status = value.response?.status;
     if (typeof value.requestId !== 'string' || (status !== 'OK' && status !== 'REMOVE' && status !== 'FAIL'))
       return undefined;
+    // The Mattermost server decodes the answer as map[string]string (reference §1.6): strings only.
+    const error = (value.response as { error?: unknown }).error;
+    if (status === 'FAIL' ? typeof error !== 'string' : error !== undefined) return undefined;
     return value as OutcomeMessage;
   } catch {
     return undefined;

@@ -166,21 +166,36 @@ describe('PushConsumer', () => {
     let called = false;
     const unreadable: unknown[] = [];
     const other = createPayloadCipher([KEY_B]);
-    const otherProducer = new PushProducer({ region: US, connection: producerConnection, cipher: other });
+    // One attempt: a job sealed with a key this worker lacks is retried until its last attempt.
+    const otherProducer = new PushProducer({
+      region: US,
+      connection: producerConnection,
+      cipher: other,
+      attempts: 1,
+    });
     const failed = new Promise<void>((resolve) => {
       consumer(
         async () => {
           called = true;
           return { action: 'complete' };
         },
-        { onUnreadable: (_id: string, error: unknown) => unreadable.push(error) },
+        {
+          onUnreadable: (_id: string, error: unknown, routing: unknown, final: boolean) =>
+            unreadable.push({ error, routing, final }),
+        },
       ).worker.on('failed', () => resolve());
     });
     await otherProducer.enqueue(makeJob());
     await failed;
     await otherProducer.close();
     expect(called).toBe(false);
-    expect(unreadable).toEqual([expect.objectContaining({ code: 'HPNS_PAYLOAD_KEY_MISSING' })]);
+    expect(unreadable).toEqual([
+      {
+        error: expect.objectContaining({ code: 'HPNS_PAYLOAD_KEY_MISSING' }),
+        routing: expect.objectContaining({ region: 'us' }),
+        final: true,
+      },
+    ]);
   });
 
   it('hands a crashed worker’s job to another worker once its lock expires', async () => {

@@ -129,6 +129,13 @@ describe('OutcomeListener', () => {
       expect(await b.promise).toBeUndefined();
       expect(listener.waiting).toBe(0);
       await publisher.publish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
+      // A non-string error would break the Mattermost server's map[string]string decoding: refused too.
+      const c = listener.wait('req-c', 200);
+      await publisher.publish(
+        channel,
+        JSON.stringify({ requestId: 'req-c', response: { status: 'FAIL', error: 123 } }),
+      );
+      expect(await c.promise).toBeUndefined();
       await new Promise((resolve) => publisher.ping(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       expect(listener.malformedCount).toBeGreaterThanOrEqual(1);
