@@ -237,6 +237,7 @@ async function main() {
     ...Object.fromEntries(REGIONS.map((r) => [`HPNS_REDIS_URL_${r.toUpperCase()}`, redisUrls[r]])),
     // A development key shared by every process of this stack (never a production key).
     HPNS_PAYLOAD_KEYS: `dev:${randomBytes(32).toString('base64')}`,
+    HPNS_TOKEN_HASH_KEY: randomBytes(32).toString('base64'),
     HPNS_APNS_URL: sims.apnsUrl,
     HPNS_FCM_URL: sims.fcmUrl,
     HPNS_OAUTH_TOKEN_URL: sims.oauthTokenUrl,

@@ -23,6 +23,7 @@ import {
   loadConfig,
   nodeConfigFiles,
   parseListenAddress,
+  tokenHashKeyOf,
   summarizeConfig,
   type HpnsConfig,
   type Logger,
@@ -79,8 +80,7 @@ export async function main(): Promise<void> {
   const metrics = new IngressMetrics(registry, config.regions);
   const keys = payloadKeysOf(config, logger);
   const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
-  // The oldest listed key hashes dead tokens, so ingress and workers agree across key rotations.
-  const hashKey = keys[0]?.key as Buffer;
+  const hashKey = tokenHashKeyOf(config, keys, logger);
 
   const regions = new Map<Region, RegionBinding>();
   const connections: {

@@ -18,6 +18,7 @@ import {
   loadConfig,
   nodeConfigFiles,
   parseListenAddress,
+  tokenHashKeyOf,
   summarizeConfig,
   type HpnsConfig,
 } from '@hpns/runtime';
@@ -47,7 +48,7 @@ export async function main(): Promise<void> {
   const registry = createMetricsRegistry({ defaultLabels: { service: 'worker', region } });
   const keys = config.payloadKeys.map((k) => ({ id: k.id, key: k.key.reveal() }));
   const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
-  const hashKey = keys[0]?.key as Buffer;
+  const hashKey = tokenHashKeyOf(config, keys, logger);
   // Only this region's Redis: a worker never holds a connection to another region (data residency).
   const url = config.redis[region]?.url.reveal() as string;
   const connection = createWorkerConnection({ url, connectionName: `hpns-worker-${region}` });

@@ -58,6 +58,11 @@ export interface ProviderEndpointsConfig {
 
 export interface ServiceConfig {
   readonly providerEndpoints: ProviderEndpointsConfig;
+  /**
+   * HMAC key (32 bytes) for the token and ack-id hashes kept in Redis (`HPNS_TOKEN_HASH_KEY`, base64). Kept apart
+   * from the payload keys so that rotating those does not reset the dead-token cache. Undefined: not set.
+   */
+  readonly tokenHashKey: Secret<Buffer> | undefined;
   readonly ingress: IngressConfig;
   readonly worker: WorkerConfig;
   /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
@@ -85,6 +90,7 @@ export const SERVICE_ENV_VARS = [
   'HPNS_FCM_URL',
   'HPNS_OAUTH_TOKEN_URL',
   'HPNS_PROVIDER_CA_FILE',
+  'HPNS_TOKEN_HASH_KEY',
 ] as const;
 
 const MODES: readonly ListenerModeSetting[] = ['open', 'tpns', 'hpns'];
@@ -216,7 +222,15 @@ export function readServiceSettings(
   if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
     issues.problems.push(`HPNS_PROVIDER_CA_FILE ${JSON.stringify(caFile)} holds no PEM certificate`);
   }
+  const hashText = setting('HPNS_TOKEN_HASH_KEY');
+  let tokenHashKey: Secret<Buffer> | undefined;
+  if (hashText !== undefined) {
+    const bytes = Buffer.from(hashText.trim(), 'base64');
+    if (bytes.length !== 32) issues.problems.push('HPNS_TOKEN_HASH_KEY must be exactly 32 bytes in base64');
+    else tokenHashKey = new Secret(bytes);
+  }
   return {
+    tokenHashKey,
     providerEndpoints: {
       apnsUrl: httpsUrl('HPNS_APNS_URL'),
       fcmUrl: httpsUrl('HPNS_FCM_URL'),

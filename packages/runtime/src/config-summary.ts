@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ConfigFiles } from './config-env';
 import { type HpnsConfig } from './config-types';
+import { type Logger } from './logger';
 
 /** Reads configuration files from the local file system (the production `ConfigFiles`). */
 export const nodeConfigFiles: ConfigFiles = {
@@ -51,6 +52,23 @@ export function summarizeConfig(config: HpnsConfig): Record<string, unknown> {
     log: { ...config.log },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     payloadKeyIds: config.payloadKeys.map((key) => key.id),
+    tokenHashKey: config.tokenHashKey === undefined ? 'not set' : 'set',
     currentPayloadKeyId: config.currentPayloadKeyId ?? null,
   };
+}
+
+/**
+ * The key that hashes device tokens and ack ids in Redis: `HPNS_TOKEN_HASH_KEY`, or else the oldest payload key
+ * (with a warning: retiring that key would reset the dead-token cache and ack joins).
+ */
+export function tokenHashKeyOf(config: HpnsConfig, keys: readonly { key: Buffer }[], logger: Logger): Buffer {
+  const configured = config.tokenHashKey?.reveal();
+  if (configured !== undefined) return configured;
+  logger.warn(
+    { event: 'config.token_hash_key' },
+    'HPNS_TOKEN_HASH_KEY not set: hashing tokens with the oldest payload key',
+  );
+  const first = keys[0];
+  if (first === undefined) throw new Error('no key to hash tokens with');
+  return first.key;
 }

@@ -1,7 +1,7 @@
 export { AdminServer, createAdminServer, type AdminServerOptions, type ReadinessCheck } from './admin-server';
 export { CONFIG_ENV_VARS, loadConfig, redactRedisUrl, type LoadedConfig } from './config';
 export { parseListenAddress, type ConfigEnv, type ConfigFiles } from './config-env';
-export { nodeConfigFiles, summarizeConfig } from './config-summary';
+export { nodeConfigFiles, summarizeConfig, tokenHashKeyOf } from './config-summary';
 export { appleCertPasswordEnvName, GOOGLE_TOKEN_URI } from './config-targets';
 export {
   Secret,

@@ -372,6 +372,15 @@ describe('loadConfig', () => {
     ]);
     expect(config.pushTtlMs).toBe(600_000);
     expect(config.devMode).toBe(false);
+    expect(config.tokenHashKey).toBeUndefined();
+    expect(
+      load({}, { HPNS_TOKEN_HASH_KEY: PAYLOAD_KEY })
+        .config.tokenHashKey?.reveal()
+        .equals(Buffer.alloc(32, 7)),
+    ).toBe(true);
+    expect(problemsOf(loadError({}, { HPNS_TOKEN_HASH_KEY: 'c2hvcnQ=' }))).toEqual([
+      'HPNS_TOKEN_HASH_KEY must be exactly 32 bytes in base64',
+    ]);
     expect(problemsOf(loadError({}, { HPNS_PAYLOAD_KEYS: '' }))).toEqual([
       'HPNS_PAYLOAD_KEYS is required (or HPNS_DEV_MODE=true for a generated development key)',
     ]);
