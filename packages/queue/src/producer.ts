@@ -48,6 +48,7 @@ export class PushProducer {
   readonly #queues: Record<ProviderKind, Queue>;
   readonly #jobOptions: JobsOptions;
   #pending: Pending[] = [];
+  readonly #inFlight = new Set<Promise<unknown>>();
   #scheduled = false;
   #closed = false;
 
@@ -131,7 +132,7 @@ export class PushProducer {
             : { deduplication: { id: dedupKey, ttl: this.#options.dedupTtlMs ?? 600_000 } }),
         },
       }));
-      this.#queues[provider].addBulk(jobs).then(
+      const adding = this.#queues[provider].addBulk(jobs).then(
         // A deduplicated add returns the job already holding the key, whose id is not ours.
         (added) =>
           items.forEach((item, i) =>
@@ -148,6 +149,8 @@ export class PushProducer {
           items.forEach((item) => item.reject(error));
         },
       );
+      this.#inFlight.add(adding);
+      void adding.finally(() => this.#inFlight.delete(adding));
     }
   }
 
@@ -156,6 +159,8 @@ export class PushProducer {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    // Let the last round trips finish, so no push accepted before close() is left unanswered.
+    await Promise.allSettled([...this.#inFlight]);
     await Promise.all([this.#queues.apns.close(), this.#queues.fcm.close()]);
   }
 }
