@@ -150,12 +150,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)),
       ),
     ).then(() => undefined);
+  // Each step bounded: after a Redis restart a client may still be reconnecting, and cleanup must not hang.
+  const bounded = (work: Promise<unknown>, ms = 3000) =>
+    Promise.race([work.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
   harness.close = async () => {
-    await server.close(500);
+    await bounded(server.close(500));
     for (const rig of regions.values()) {
-      await Promise.all(rig.consumers.map((c) => c.close(500)));
-      await rig.binding.producer.close();
-      await rig.binding.outcomes.close();
+      await bounded(Promise.all(rig.consumers.map((c) => c.close(500))));
+      await bounded(rig.binding.producer.close());
+      await bounded(rig.binding.outcomes.close());
       rig.connections.forEach((c) => c.disconnect());
       await rig.redis.stop();
     }

@@ -6,7 +6,7 @@ describe('ingress send_push (one region, open listener)', () => {
   beforeAll(async () => {
     h = await startHarness({ api: { waitMs: 300, testWaitMs: 1500 }, bodyLimitBytes: 4096 });
   });
-  afterAll(() => h.close());
+  afterAll(() => h.close(), 30_000);
   beforeEach(() => {
     h.answer = () => ({ status: 'OK' });
     h.regions.get('us')?.received.splice(0);
@@ -147,7 +147,7 @@ describe('ingress ack', () => {
   beforeAll(async () => {
     h = await startHarness();
   });
-  afterAll(() => h.close());
+  afterAll(() => h.close(), 30_000);
 
   it.each([
     ['{"id":"a1","received_at":1700000000000,"platform":"ios","type":"message"}', '{"status":"OK"}\n'],
@@ -217,7 +217,7 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
       });
     }
   });
-  afterAll(() => h.close());
+  afterAll(() => h.close(), 30_000);
   beforeEach(() => {
     for (const rig of h.regions.values()) rig.received.splice(0);
   });
