@@ -49,4 +49,4 @@ export {
 } from './fcm/fcm-classify';
 export { createFcmMetrics, FCM_METRIC_REASONS, type FcmMetricsOptions } from './fcm/fcm-metrics';
 export { FCM_BASE_URL, FcmProvider, type FcmProviderOptions } from './fcm/fcm-provider';
-export { parseRetryAfterMs } from './fcm/retry-after';
+export { parseRetryAfterMs } from './retry-after';

@@ -3,9 +3,9 @@ import {
   APNS_METRIC_REASONS,
   APNS_REASONS,
   classifyApnsAnswer,
-  parseRetryAfterMs,
   type ApnsReason,
 } from '../src/apns/apns-reasons';
+import { parseRetryAfterMs } from '../src/retry-after';
 
 describe('APNs reason table', () => {
   const rows = Object.entries(APNS_REASONS) as [ApnsReason, (typeof APNS_REASONS)[ApnsReason]][];

@@ -1,5 +1,5 @@
 import { classifyFcmAnswer, isAccessTokenRejected, parseFcmError } from '../src/fcm/fcm-classify';
-import { parseRetryAfterMs } from '../src/fcm/retry-after';
+import { parseRetryAfterMs } from '@hpns/providers';
 
 /** The pure mapping, for the bodies the simulator does not produce (reference/apns-fcm.md §2.4, §2.5). */
 

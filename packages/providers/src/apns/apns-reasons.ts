@@ -232,17 +232,3 @@ export function classifyApnsAnswer(
       return status === 429 || status >= 500 ? retryable() : { kind: 'rejected', reason, statusCode: status };
   }
 }
-
-/**
- * `retry-after` as ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). APNs documents no such header (HNR's
- * header table), so it is read when present and ignored when malformed.
- */
-export function parseRetryAfterMs(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // An HTTP-date names its day and month; Date.parse alone would also take "-1" or "2025".
-  if (!/^[A-Za-z]{3}, /.test(text)) return undefined;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}

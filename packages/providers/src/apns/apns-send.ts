@@ -1,6 +1,7 @@
 import { constants, type ClientHttp2Stream } from 'node:http2';
 import { type DeliveryOutcome } from '@hpns/protocol';
-import { classifyApnsAnswer, parseRetryAfterMs, type ApnsTransportReason } from './apns-reasons';
+import { parseRetryAfterMs } from '../retry-after';
+import { APNS_TRANSPORT_REASONS, classifyApnsAnswer, type ApnsTransportReason } from './apns-reasons';
 import { type BuiltNotification, type WriteFailure } from './node-apn-client';
 
 /** What the connection learns about a session, for classifying a failure that came without an answer. */
@@ -76,16 +77,10 @@ export class ApnsSend {
   }
 }
 
-const NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+/** The errno codes among the transport reasons (one list: a code added there is recognised here). */
+const NETWORK_CODES: ReadonlySet<string> = new Set(
+  APNS_TRANSPORT_REASONS.filter((reason) => /^E[A-Z_]+$/.test(reason)),
+);
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|VERIFY|HANDSHAKE/;
 
 /** The `code`s along an error's cause chain (node-apn wraps Node's errors in VError, whose `cause()` is a method). */

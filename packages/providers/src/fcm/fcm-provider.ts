@@ -10,7 +10,7 @@ import { classifyFcmAnswer, isAccessTokenRejected, parseFcmError, type FcmAnswer
 import { createFcmMetrics } from './fcm-metrics';
 import { postFcm } from './fcm-request';
 import { GoogleAccessTokenSource, type GoogleAccessTokenSourceOptions } from './google-access-token-source';
-import { parseRetryAfterMs } from './retry-after';
+import { parseRetryAfterMs } from '../retry-after';
 import { SendDeadline } from './send-deadline';
 
 /**
