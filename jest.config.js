@@ -8,5 +8,7 @@ const workspaceDirs = ['packages', 'apps']
   .concat(join(__dirname, 'tools'));
 
 module.exports = {
+  // Builds once (turbo, cached) so process-level tests run compiled code that matches the sources.
+  globalSetup: '<rootDir>/scripts/jest-global-setup.js',
   projects: workspaceDirs.filter((dir) => existsSync(join(dir, 'jest.config.js'))),
 };

@@ -62,11 +62,15 @@ describe('npm start (the local two-region stack)', () => {
 
   beforeAll(async () => {
     state = mkdtempSync(join(tmpdir(), 'hpns-stack-'));
-    child = spawn(process.execPath, [join(root, 'scripts/start.mjs'), '--port', '0', '--state-dir', state], {
-      cwd: root,
-      env: { ...process.env, HPNS_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [join(root, 'scripts/start.mjs'), '--port', '0', '--no-build', '--state-dir', state],
+      {
+        cwd: root,
+        env: { ...process.env, HPNS_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     ready = await new Promise<Ready>((resolveReady, reject) => {
       let buffered = '';
       let errors = '';

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startSimulatorStack } from './stack';
+import { startSimulatorStack } from '@hpns/testkit';
 
 export function parseOptions(argv: readonly string[]) {
   const { values } = parseArgs({

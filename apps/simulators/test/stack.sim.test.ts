@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { signApnsProviderToken } from '@hpns/testkit';
 import { parseOptions } from '../src/main';
-import { startSimulatorStack, type SimulatorStack } from '../src/stack';
+import { startSimulatorStack, type SimulatorStack } from '@hpns/testkit';
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

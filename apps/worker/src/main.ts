@@ -105,7 +105,14 @@ export async function main(): Promise<void> {
     readinessChecks: [{ name: `redis-${region}`, check: async () => void (await side.ping()) }],
   });
   logger.info(
-    { event: 'worker.started', region, providers: kinds, admin: admin.url },
+    {
+      event: 'worker.started',
+      region,
+      providers: kinds,
+      admin: admin.url,
+      // BullMQ's lock tokens start with these ids: they tie a locked job in Redis to this process.
+      workerIds: consumers.map((c) => c.worker.id),
+    },
     `worker for ${region} started`,
   );
 

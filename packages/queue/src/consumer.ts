@@ -38,8 +38,11 @@ export interface PushConsumerOptions {
   /** Jobs in flight in this process. Default 100 (provider-bound: throughput ≈ concurrency / latency). */
   concurrency?: number;
   /**
-   * Job lock time to live in ms, renewed every half. Default 4000: with `stalledIntervalMs` 1000, a killed
-   * worker's jobs are back in the queue within 5 s (BullMQ's defaults take 30–60 s, operations.md §A1).
+   * Job lock time to live in ms, renewed every half. Default 3000: the lock of a killed worker's job runs out
+   * within 3 s and the stalled check (every `stalledIntervalMs`, 1000) puts the job back in the queue within
+   * another second, so it is redelivered within 5 s with room to spare (BullMQ's defaults take 30–60 s,
+   * operations.md §A1). A process whose event loop stalls for longer than the lock loses it: its job may be
+   * delivered twice, never lost.
    */
   lockDurationMs?: number;
   /** How often stalled jobs are looked for, in ms. Default 1000. */
@@ -92,7 +95,7 @@ export class PushConsumer {
       connection: options.connection,
       prefix: queuePrefix(name),
       concurrency: options.concurrency ?? 100,
-      lockDuration: options.lockDurationMs ?? 4000,
+      lockDuration: options.lockDurationMs ?? 3000,
       stalledInterval: options.stalledIntervalMs ?? 1000,
       maxStalledCount: 3,
       autorun: false,

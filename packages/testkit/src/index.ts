@@ -72,3 +72,9 @@ export {
   type FcmSimulatorOptions,
 } from './fcm/fcm-types';
 export { FCM_MAX_PAYLOAD_BYTES, FCM_MAX_TOPIC_PAYLOAD_BYTES, FCM_MAX_TTL_SECONDS } from './fcm/fcm-validate';
+export {
+  SimulatorStack,
+  startSimulatorStack,
+  type SimulatorStackInfo,
+  type SimulatorStackOptions,
+} from './simulator-stack';

@@ -1,24 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  addApnsControlRoutes,
-  addFcmControlRoutes,
-  addOAuthControlRoutes,
-  ControlRouter,
-  createAccessTokenStore,
-  createApnsSimulator,
-  createControlServer,
-  createFcmSimulator,
-  createOAuthSimulator,
-  createTestCa,
-  generateApnsKey,
-  generateServiceAccount,
-  type ApnsSimulator,
-  type ControlServer,
-  type FcmSimulator,
-  type LatencyProfile,
-  type OAuthSimulator,
-} from '@hpns/testkit';
+import { createApnsSimulator, type ApnsSimulator } from './apns/apns-simulator';
+import { addApnsControlRoutes } from './apns/control-routes';
+import { ControlRouter, createControlServer, type ControlServer } from './control-server';
+import { generateApnsKey, generateServiceAccount } from './credentials';
+import { addFcmControlRoutes } from './fcm/fcm-control';
+import { createFcmSimulator, type FcmSimulator } from './fcm/fcm-simulator';
+import { createAccessTokenStore } from './oauth/access-token-store';
+import { addOAuthControlRoutes } from './oauth/oauth-control';
+import { createOAuthSimulator, type OAuthSimulator } from './oauth/oauth-simulator';
+import { type LatencyProfile } from './random';
+import { createTestCa } from './tls/test-ca';
 
 export interface SimulatorStackOptions {
   /** Where the CA, the .p8 key and the service-account JSON are written (created if missing). */
@@ -33,6 +25,8 @@ export interface SimulatorStackOptions {
   seed?: number;
   /** The Firebase project id of the generated service account. Default `hpns-local`. */
   projectId?: string;
+  /** How many recent requests each of APNs and FCM keeps for `requests()`. Default 1000. */
+  captureLimit?: number;
 }
 
 /** What a client needs to use the simulators: URLs and the paths of the generated credentials. */
@@ -109,6 +103,7 @@ export async function startSimulatorStack(options: SimulatorStackOptions): Promi
     port: options.ports?.fcm ?? 0,
     seed,
     unknownTokens: 'accept',
+    ...(options.captureLimit !== undefined ? { captureLimit: options.captureLimit } : {}),
     ...(options.latency ? { latency: options.latency } : {}),
   });
   const apns = await createApnsSimulator({
@@ -118,6 +113,7 @@ export async function startSimulatorStack(options: SimulatorStackOptions): Promi
     keys: [{ keyId: apnsKey.keyId, teamId: apnsKey.teamId, publicKey: apnsKey.publicKey }],
     unknownTokens: 'accept',
     seed,
+    ...(options.captureLimit !== undefined ? { captureLimit: options.captureLimit } : {}),
     ...(options.latency ? { faults: { latency: options.latency } } : {}),
   });
   const router = new ControlRouter();

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Redis } from 'ioredis';
+import { type Region } from '@hpns/protocol';
+import {
+  createPayloadCipher,
+  createProducerConnection,
+  outcomeChannel,
+  pushQueueName,
+  PushProducer,
+  queuePrefix,
+  waitForReady,
+} from '@hpns/queue';
+import { startSimulatorStack, startTestRedis, type SimulatorStack, type TestRedis } from '@hpns/testkit';
+import {
+  DeliveryLog,
+  deviceFor,
+  pushJob,
+  spawnWorker,
+  stopWorker,
+  workerEnv,
+  writeProxyConfig,
+  type WorkerProcess,
+} from './support/worker-process';
+
+/**
+ * Crash test (issue #5): two real worker processes share 10,000 pushes (half APNs, half FCM, 20 ms simulated
+ * provider latency); one is SIGKILLed in the middle. Every push must reach a simulator at least once, the
+ * killed worker's jobs must be redelivered within 5 s, and duplicates are counted and reported.
+ */
+const US = 'us' as Region;
+const JOBS = 10_000;
+
+describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
+  let dir: string;
+  let redis: TestRedis;
+  let sims: SimulatorStack;
+  let connection: Redis;
+  let producer: PushProducer;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hpns-crash-'));
+    redis = await startTestRedis();
+    sims = await startSimulatorStack({
+      outputDir: dir,
+      latency: { p50Ms: 20, p99Ms: 40 },
+      captureLimit: 3 * JOBS,
+    });
+    const keys = [{ id: 'k1', key: randomBytes(32) }];
+    const env = workerEnv({
+      region: US,
+      redisUrls: { [US]: redis.url },
+      sims,
+      configFile: writeProxyConfig(dir, sims),
+      keys,
+      hashKey: randomBytes(32),
+      concurrency: 100,
+    });
+    workers.push(await spawnWorker(env), await spawnWorker(env));
+    connection = createProducerConnection({ url: redis.url });
+    await waitForReady(connection, 10_000);
+    producer = new PushProducer({ region: US, connection, cipher: createPayloadCipher(keys) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stopWorker(w)));
+    await producer?.close();
+    connection?.disconnect();
+    await sims?.close();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers every push at least once and redelivers the killed worker’s jobs within 5 s', async () => {
+    const [victim, survivor] = workers as [WorkerProcess, WorkerProcess];
+    const log = new DeliveryLog(sims);
+    const replyTo = outcomeChannel(US, 'crash-test');
+    const devices: string[] = [];
+    const deviceOfJob = new Map<string, string>();
+    const enqueued: Promise<unknown>[] = [];
+    for (let i = 0; i < JOBS; i += 1) {
+      const provider = i % 2 === 0 ? 'apns' : 'fcm';
+      const device = deviceFor(provider, i, 'c');
+      devices.push(device);
+      const job = pushJob(US, provider, device, replyTo);
+      deviceOfJob.set(job.routing.requestId, device);
+      enqueued.push(producer.enqueue(job));
+    }
+    await Promise.all(enqueued);
+
+    // Let both workers get going, then kill one while it holds jobs.
+    while (log.total < JOBS * 0.3) {
+      await new Promise((r) => setTimeout(r, 20));
+      log.poll();
+    }
+    // The victim dies now: frozen first (SIGSTOP, so it cannot finish anything while we look), then killed.
+    const killedAt = Date.now();
+    victim.child.kill('SIGSTOP');
+    // Let Redis run the commands the victim had already written before it froze.
+    await new Promise((r) => setTimeout(r, 200));
+    // The jobs the victim holds: their locks carry its worker ids.
+    const held: string[] = [];
+    for (const provider of ['apns', 'fcm'] as const) {
+      const name = pushQueueName(US, provider);
+      const prefix = `${queuePrefix(name)}:${name}`;
+      const active = await connection.lrange(`${prefix}:active`, 0, -1);
+      const tokens = await Promise.all(active.map((id) => connection.get(`${prefix}:${id}:lock`)));
+      active.forEach((id, i) => {
+        if (victim.workerIds.some((w) => tokens[i]?.startsWith(`${w}:`))) held.push(id);
+      });
+    }
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    // Arrivals from now on are redeliveries: a request the victim sent before it died lands within a
+    // millisecond, and the survivor cannot take a held job before its lock runs out (over a second).
+    log.mark(killedAt + 100);
+    expect(held.length).toBeGreaterThan(0);
+
+    // Every push reaches a simulator (bounded wait; the survivor alone needs about a second for the rest).
+    const deadline = Date.now() + 60_000;
+    while (log.firstAt.size < JOBS && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      log.poll();
+    }
+    const missing = devices.filter((d) => !log.firstAt.has(d));
+    expect(missing).toEqual([]);
+
+    // The victim's jobs: each reached a simulator again after the kill, within 5 s of it.
+    const heldDevices = held.map((id) => deviceOfJob.get(id) as string);
+    const redeliveryMs = heldDevices.map(
+      (d) => (log.afterMark.get(d) ?? Number.POSITIVE_INFINITY) - killedAt,
+    );
+    const slowest = Math.max(...redeliveryMs);
+    const neverRedelivered = heldDevices.filter((d) => !log.afterMark.has(d)).length;
+    const duplicates = [...log.count.values()].reduce((sum, n) => sum + (n - 1), 0);
+    const report = {
+      jobs: JOBS,
+      delivered: log.firstAt.size,
+      victimHeld: held.length,
+      redeliveredWithinMs: Math.round(slowest),
+      neverRedelivered,
+      duplicates,
+      survivorPid: survivor.pid,
+    };
+    process.stdout.write(`crash test: ${JSON.stringify(report)}\n`);
+    expect(slowest).toBeLessThanOrEqual(5000);
+    // At-least-once: a duplicate is a job the victim sent whose completion it could not record; there can be no
+    // more of them than jobs it held.
+    expect(duplicates).toBeLessThanOrEqual(held.length);
+  }, 120_000);
+});

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { makePushNotification, type PushJob, type Region } from '@hpns/protocol';
+import { type PayloadKey } from '@hpns/queue';
+import { type SimulatorStack } from '@hpns/testkit';
+
+/**
+ * Real worker processes (apps/worker/dist/main.js, built by the jest global setup) for the tests that kill
+ * them: they read their configuration from the environment exactly as in production.
+ */
+export const WORKER_MAIN = resolve(__dirname, '../../dist/main.js');
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The admin server's base URL. */
+  readonly adminUrl: string;
+  /** BullMQ worker ids of its consumers: every lock token this process holds starts with one of them. */
+  readonly workerIds: readonly string[];
+  /** Everything it printed (JSON log lines). */
+  readonly output: string[];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Writes a mattermost-push-proxy.json with one iOS (`apple_rn`) and one Android (`android_rn`) target. */
+export function writeProxyConfig(dir: string, sims: SimulatorStack): string {
+  const file = join(dir, 'mattermost-push-proxy.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ApplePushSettings: [
+        {
+          Type: 'apple_rn',
+          ApplePushUseDevelopment: false,
+          ApplePushTopic: 'com.mattermost.react.native',
+          AppleAuthKeyFile: sims.info.apnsKeyFile,
+          AppleAuthKeyID: sims.info.apnsKeyId,
+          AppleTeamID: sims.info.apnsTeamId,
+        },
+      ],
+      AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: sims.info.serviceAccountFile }],
+    }),
+  );
+  return file;
+}
+
+export interface WorkerEnvOptions {
+  region: Region;
+  /** Redis URL per region the process is told about (a worker connects only to its own). */
+  redisUrls: Partial<Record<Region, string>>;
+  sims: SimulatorStack;
+  configFile: string;
+  keys: readonly PayloadKey[];
+  hashKey: Buffer;
+  concurrency?: number;
+}
+
+export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
+  const regions = Object.keys(options.redisUrls);
+  return {
+    PATH: process.env.PATH,
+    HPNS_CONFIG_FILE: options.configFile,
+    HPNS_REGIONS: regions.join(','),
+    ...Object.fromEntries(
+      regions.map((r) => [`HPNS_REDIS_URL_${r.toUpperCase()}`, options.redisUrls[r as Region]]),
+    ),
+    HPNS_WORKER_REGION: options.region,
+    HPNS_PAYLOAD_KEYS: options.keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
+    HPNS_TOKEN_HASH_KEY: options.hashKey.toString('base64'),
+    HPNS_APNS_URL: options.sims.info.apnsUrl,
+    HPNS_FCM_URL: options.sims.info.fcmUrl,
+    HPNS_OAUTH_TOKEN_URL: options.sims.info.oauthTokenUrl,
+    HPNS_PROVIDER_CA_FILE: options.sims.info.caFile,
+    HPNS_ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
+    HPNS_WORKER_CONCURRENCY: String(options.concurrency ?? 100),
+    HPNS_LOG_LEVEL: 'info',
+  };
+}
+
+/** Starts a worker process and resolves once it logged `worker.started`. */
+export function spawnWorker(env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<WorkerProcess> {
+  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run npm run build`);
+  const child = spawn(process.execPath, [WORKER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit({ code, signal })),
+  );
+  return new Promise((resolveStarted, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`worker did not start within ${timeoutMs} ms:\n${output.join('\n').slice(-3000)}`));
+    }, timeoutMs);
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        output.push(line);
+        if (!line.includes('"worker.started"')) continue;
+        const started = JSON.parse(line) as { admin: string; workerIds: string[] };
+        clearTimeout(timer);
+        resolveStarted({
+          child,
+          pid: child.pid as number,
+          adminUrl: started.admin,
+          workerIds: started.workerIds,
+          output,
+          exited,
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited (${signal ?? code}) before it started:\n${output.join('\n')}`));
+    });
+  });
+}
+
+/** Ends a worker this test started, by pid: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopWorker(worker: WorkerProcess | undefined, graceMs = 10_000): Promise<void> {
+  if (worker === undefined || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  worker.child.kill('SIGTERM');
+  const timer = setTimeout(() => worker.child.kill('SIGKILL'), graceMs);
+  await worker.exited;
+  clearTimeout(timer);
+}
+
+/** A push to one device, for the `apple_rn` or `android_rn` target; `device` identifies it at the simulator. */
+export function pushJob(region: Region, provider: 'apns' | 'fcm', device: string, replyTo: string): PushJob {
+  const now = Date.now();
+  return {
+    v: 1,
+    routing: {
+      requestId: `r${randomBytes(9).toString('base64url')}`,
+      replyTo,
+      region,
+      provider,
+      targetType: provider === 'apns' ? 'apple_rn' : 'android_rn',
+      transport: 'standard',
+      appVersion: 2,
+      pushType: 'message',
+      acceptedAtMs: now,
+      expiresAtMs: now + 600_000,
+    },
+    content: makePushNotification({
+      platform: provider === 'apns' ? 'apple_rn-v2' : 'android_rn-v2',
+      device_id: device,
+      server_id: 'crash-test-server',
+      ack_id: randomBytes(13).toString('hex'),
+      message: 'alice: the deploy is done',
+      channel_name: 'Town Square',
+      sender_name: 'alice',
+      type: 'message',
+      version: 'v2',
+      badge: 1,
+    }),
+  };
+}
+
+/** Tallies deliveries per device token at the simulators, reading only what arrived since the last call. */
+export class DeliveryLog {
+  readonly firstAt = new Map<string, number>();
+  readonly count = new Map<string, number>();
+  /** Arrival times per device after `markMs` (set by `mark()`). */
+  readonly afterMark = new Map<string, number>();
+  #apnsSeen = 0;
+  #fcmSeen = 0;
+  #markMs = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly sims: SimulatorStack) {}
+
+  mark(atMs: number): void {
+    this.#markMs = atMs;
+  }
+
+  poll(): void {
+    for (const r of this.sims.apns.requests()) {
+      if (r.seq <= this.#apnsSeen) continue;
+      this.#apnsSeen = r.seq;
+      if (r.status === 200) this.#record(r.token, r.atMs);
+    }
+    for (const r of this.sims.fcm.requests()) {
+      if (r.sequence <= this.#fcmSeen) continue;
+      this.#fcmSeen = r.sequence;
+      if (r.status === 200 && r.registrationToken !== undefined)
+        this.#record(r.registrationToken, r.receivedAtMs);
+    }
+  }
+
+  get total(): number {
+    let sum = 0;
+    for (const n of this.count.values()) sum += n;
+    return sum;
+  }
+
+  #record(device: string, at: number): void {
+    this.count.set(device, (this.count.get(device) ?? 0) + 1);
+    if (!this.firstAt.has(device)) this.firstAt.set(device, at);
+    if (at >= this.#markMs && !this.afterMark.has(device)) this.afterMark.set(device, at);
+  }
+}
+
+/** Device tokens the simulators accept: 64 hex characters for APNs, an FCM-shaped string for FCM. */
+export function deviceFor(provider: 'apns' | 'fcm', i: number, tag: string): string {
+  const id = `${tag}${i.toString(16).padStart(8, '0')}`;
+  return provider === 'apns'
+    ? Buffer.from(id).toString('hex').padEnd(64, '0').slice(0, 64)
+    : `fcm-${id}:${'A'.repeat(140)}`;
+}
