@@ -91,8 +91,8 @@ describe('npm start (the local two-region stack)', () => {
   }, 180_000);
 
   afterAll(async () => {
-    // The stack's processes run in their own process groups: stop them through the script (SIGTERM), and only
-    // if that fails, kill each by pid, so that a failing test never leaves a stack behind.
+    // Stop the stack through the script (SIGTERM), which stops its children in order; only if that fails, kill
+    // each child by the pid it reported, so that a failing test never leaves a stack behind.
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
       child.kill('SIGTERM');

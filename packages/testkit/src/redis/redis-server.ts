@@ -31,18 +31,22 @@ function waitForPing(port: number, deadline: number): Promise<void> {
       const socket = connect(port, '127.0.0.1');
       let answer = '';
       socket.on('connect', () => socket.write('PING\r\n'));
+      const retry = () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server on port ${port} did not start in time`));
+        else setTimeout(attempt, 20);
+      };
       socket.on('data', (data) => {
         answer += data.toString();
         if (answer.includes('+PONG')) {
           socket.destroy();
           resolve();
+        } else if (answer.includes('\r\n')) {
+          // `-LOADING`: up, but still reading its AOF or RDB; ask again.
+          retry();
         }
       });
-      socket.on('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server on port ${port} did not start in time`));
-        else setTimeout(attempt, 20);
-      });
+      socket.on('error', retry);
     };
     attempt();
   });
