@@ -27,7 +27,8 @@ import {
  * Durability (issue #5): Redis runs as in production (AOF, `appendfsync everysec`) and is SIGKILLed while
  * pushes are being enqueued and delivered, then started again on the same data. Every push whose enqueue was
  * acknowledged must still reach a simulator; pushes refused while Redis was down were answered with an error
- * (the ingress turns that into FAIL, so the Mattermost server knows) and are not counted as accepted.
+ * (the ingress turns that into FAIL, so the Mattermost server knows) and are not counted as accepted. (Adds
+ * written to the dying connection are sent again once it reconnects, so a run may see few or no refusals.)
  */
 const US = 'us' as Region;
 const ATTEMPTS = 4000;
@@ -72,6 +73,8 @@ describe('Redis SIGKILLed and restarted with AOF on', () => {
 
   it('loses no acknowledged push', async () => {
     const log = new DeliveryLog(sims);
+    const runId = async () => /run_id:(\w+)/.exec(await connection.info('server'))?.[1];
+    const firstRunId = await runId();
     const replyTo = outcomeChannel(US, 'aof-test');
     const acknowledged: string[] = [];
     let refused = 0;
@@ -99,6 +102,9 @@ describe('Redis SIGKILLed and restarted with AOF on', () => {
       }
     }
     await restarted;
+    await waitForReady(connection, 30_000);
+    // The server really died and came back in the middle of the run (a new run id, the same data).
+    expect(await runId()).not.toBe(firstRunId);
 
     const deadline = Date.now() + 60_000;
     const delivered = () => acknowledged.filter((d) => log.firstAt.has(d)).length;
@@ -114,7 +120,6 @@ describe('Redis SIGKILLed and restarted with AOF on', () => {
     process.stdout.write(
       `redis restart test: ${JSON.stringify({ attempts: ATTEMPTS, acknowledged: acknowledged.length, refused, lost: lost.length, refusedButDelivered, duplicates })}\n`,
     );
-    expect(refused).toBeGreaterThan(0); // the outage really happened while pushes were coming in
     expect(acknowledged.length).toBeGreaterThan(ATTEMPTS / 2);
     expect(lost).toEqual([]);
     expect(refusedButDelivered).toBeLessThanOrEqual(refused);
