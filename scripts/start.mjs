@@ -164,7 +164,7 @@ async function main() {
     const port = await freePort();
     const dir = join(state, `redis-${region}`);
     mkdirSync(dir);
-    // Production settings (DESIGN.md): noeviction, AOF every second.
+    // Production settings (DESIGN.md, infra/redis/redis.conf): noeviction, AOF every second, compact job hashes.
     await run(
       `redis-${region}`,
       'redis-server',
@@ -183,6 +183,9 @@ async function main() {
         '',
         '--maxmemory-policy',
         'noeviction',
+        // Job hashes stay compact listpacks (infra/redis/redis.conf).
+        '--hash-max-listpack-value',
+        '2048',
       ],
       {
         ready: (line) => line.includes('Ready to accept connections'),

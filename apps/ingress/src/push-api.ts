@@ -173,11 +173,13 @@ export class PushApi {
     const bound =
       notification.type === 'test' ? (this.#options.testWaitMs ?? 15_000) : (this.#options.waitMs ?? 3000);
     const waiting = binding.outcomes.wait(requestId, bound);
-    // Idempotency: the Mattermost server gives each device send its own ack_id (test pushes have none).
+    // Idempotency: the Mattermost server gives each device send its own ack_id (test pushes have none). BullMQ
+    // stores the key three times per job (its key, the job's deid field and options), so it is kept short: 22
+    // base64url characters of the HMAC are 132 bits, far beyond any collision within the dedup window.
     const dedupKey =
       notification.ack_id === ''
         ? undefined
-        : `dedup-${binding.deadTokens.hash(notification.ack_id, notification.device_id)}`;
+        : binding.deadTokens.hash(notification.ack_id, notification.device_id).slice(0, 22);
     let duplicate: boolean;
     try {
       ({ duplicate } = await binding.producer.enqueue(job, dedupKey));

@@ -1,103 +1,183 @@
 // Redis memory per queued push (target: ≤ 1 KiB for a typical 600-byte message, DESIGN.md "Targets").
 //
-//   npm run build && node packages/queue/bench/memory.bench.mjs [--jobs 20000]
+//   npm run build && node packages/queue/bench/memory.bench.mjs [--jobs 20000] [--redis-conf infra/redis/redis.conf]
 //
-// Enqueues N sealed pushes through the real PushProducer into a private redis-server (nothing consumes them)
-// and reports the growth of `used_memory` per job, beside the size of the sealed job data itself.
+// Enqueues N sealed pushes per case through the real PushProducer, with the idempotency key the ingress gives
+// every push that has an ack_id, into a private redis-server (nothing consumes them), and reports the growth of
+// `used_memory` per job beside the sealed job data and the send_push body it came from. Redis runs with the
+// memory settings of infra/redis/redis.conf (the listpack limits), and, as the baseline in the same run, with
+// Redis's defaults.
+//
+// Cases (every id random, as the Mattermost server makes them; the signature an ES256 JWT of realistic size):
+//   body600      a send_push body of 600 bytes: a channel message from a server that does not sign pushes
+//   message600   600 bytes of message text in a full, signed notification (well over 1 KB of send_push body)
+//   chat80       an everyday chat line of 80 bytes, signed
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePushNotification } from '@hpns/protocol';
 import { createPayloadCipher, createProducerConnection, PushProducer, waitForReady } from '@hpns/queue';
 
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '20000' },
+    'redis-conf': { type: 'string', default: join(root, 'infra/redis/redis.conf') },
+  },
+});
+const jobs = Number(values.jobs);
+
+/** The memory-layout directives of the production redis.conf (`*-max-listpack-*`), as command-line args. */
+const layoutArgs = readFileSync(values['redis-conf'], 'utf8')
+  .split('\n')
+  .map((line) => line.trim().split(/\s+/))
+  .filter(([name]) => /^(hash|zset|set|list)-max-(listpack|ziplist|intset)/.test(name ?? ''))
+  .flatMap(([name, value]) => [`--${name}`, value]);
+
 // Typical English message text (compresses like real chat, unlike a repeated character).
-const TEXT = (
+const TEXT =
   'Hi team, the release review moved to Thursday at 10:00. Please bring the updated numbers for the ' +
   'push latency dashboard, the list of open incidents from last week and your notes on the migration plan. ' +
   'If you cannot make it, reply in this thread with your status so we can keep the meeting short. ' +
   'Also: the staging cluster will be down for maintenance tonight between 22:00 and 23:30, so do not ' +
-  'schedule load tests then. Thanks, and see you there!'
-).slice(0, 593);
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '20000' } } });
-const jobs = Number(values.jobs);
+  'schedule load tests then. Thanks, and see you there! The agenda is in the channel header as usual.';
+const id = () => randomBytes(16).toString('base64url').replace(/[-_]/g, 'a').slice(0, 26).toLowerCase();
+const b64url = (text) => Buffer.from(text).toString('base64url');
+const jwt = (ackId, deviceId) =>
+  `${b64url('{"alg":"ES256","typ":"JWT"}')}.${b64url(JSON.stringify({ ack_id: ackId, device_id: deviceId }))}.${randomBytes(64).toString('base64url')}`;
 
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const dir = mkdtempSync(join(tmpdir(), 'hpns-mem-'));
-const redis = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-  { stdio: 'ignore' },
-);
-const connection = createProducerConnection({ url: `redis://127.0.0.1:${port}` });
-try {
-  await waitForReady(connection, 10_000);
-  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await connection.info('memory'))[1]);
-  const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
-  const producer = new PushProducer({ region: 'us', connection, cipher });
-  const job = (i) => ({
-    v: 1,
-    routing: {
-      requestId: `r${randomBytes(12).toString('base64url')}`,
-      replyTo: 'hpns:{outcomes-us}:ingress1',
-      region: 'us',
-      provider: i % 2 === 0 ? 'apns' : 'fcm',
-      targetType: i % 2 === 0 ? 'apple_rn' : 'android_rn',
-      transport: 'standard',
-      appVersion: 2,
-      pushType: 'message',
-      acceptedAtMs: Date.now(),
-      expiresAtMs: Date.now() + 3_600_000,
+function sendPush(kind) {
+  const ackId = id();
+  const deviceId = randomBytes(32).toString('hex');
+  const body = {
+    ack_id: ackId,
+    platform: 'apple_rn-v2',
+    server_id: id(),
+    device_id: deviceId,
+    post_id: id(),
+    category: 'CAN_REPLY',
+    message: '',
+    badge: 3,
+    team_id: id(),
+    channel_id: id(),
+    channel_name: 'Town Square',
+    type: 'message',
+    sender_id: id(),
+    sender_name: 'alice',
+    version: 'v2',
+    is_crt_enabled: true,
+    signature: kind === 'body600' ? '' : jwt(ackId, deviceId),
+  };
+  if (kind === 'body600') {
+    const rest = Buffer.byteLength(JSON.stringify(body));
+    body.message = `alice: ${TEXT}`.slice(0, 600 - rest);
+  } else body.message = `alice: ${TEXT}`.slice(0, kind === 'message600' ? 600 : 80);
+  return body;
+}
+
+function job(kind) {
+  const content = sendPush(kind);
+  return {
+    bodyBytes: Buffer.byteLength(JSON.stringify(content)),
+    job: {
+      v: 1,
+      routing: {
+        requestId: `r${randomBytes(12).toString('base64url')}`,
+        replyTo: 'hpns:{outcomes-us}:ingress-7f3a9c2d',
+        region: 'us',
+        provider: 'apns',
+        targetType: 'apple_rn',
+        transport: 'standard',
+        appVersion: 2,
+        pushType: 'message',
+        acceptedAtMs: Date.now(),
+        expiresAtMs: Date.now() + 3_600_000,
+      },
+      content: makePushNotification(content),
     },
-    content: makePushNotification({
-      ack_id: randomBytes(13).toString('hex'),
-      platform: 'apple_rn-v2',
-      server_id: randomBytes(13).toString('hex'),
-      device_id: randomBytes(32).toString('hex'),
-      post_id: randomBytes(13).toString('hex'),
-      category: 'CAN_REPLY',
-      message: `alice: ${TEXT}`,
-      badge: 3,
-      channel_id: randomBytes(13).toString('hex'),
-      channel_name: 'Town Square',
-      type: 'message',
-      sender_id: randomBytes(13).toString('hex'),
-      sender_name: 'alice',
-      version: 'v2',
-      is_crt_enabled: true,
-      signature: `eyJhbGciOiJFUzI1NiJ9.${'x'.repeat(150)}`,
-    }),
+    dedupKey: randomBytes(17).toString('base64url').slice(0, 22), // the ingress: 22 characters of an HMAC
+  };
+}
+
+const freePort = () =>
+  new Promise((resolvePort) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolvePort(p));
+    });
   });
-  // Warm up (queue meta keys, script cache) so the measurement counts jobs only.
-  await Promise.all(Array.from({ length: 100 }, (_, i) => producer.enqueue(job(i))));
-  const before = await usedMemory();
-  for (let i = 0; i < jobs; i += 500) {
-    await Promise.all(
-      Array.from({ length: Math.min(500, jobs - i) }, (_, k) => producer.enqueue(job(i + k))),
-    );
-  }
-  const after = await usedMemory();
-  const sealedBytes = JSON.stringify(cipher.seal(job(0))).length;
-  console.log(
-    JSON.stringify({
-      jobs,
-      messageBytes: 600,
-      sealedJobDataBytes: sealedBytes,
-      redisBytesPerJob: Math.round((after - before) / jobs),
-      target: 1024,
-    }),
+
+async function measure(kind, extraArgs) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'hpns-mem-'));
+  const redis = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extraArgs,
+    ],
+    { stdio: 'ignore' },
   );
-  await producer.close();
-} finally {
-  connection.disconnect();
-  redis.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  const connection = createProducerConnection({ url: `redis://127.0.0.1:${port}` });
+  connection.on('error', () => undefined); // refused until redis-server listens
+  try {
+    await waitForReady(connection, 10_000);
+    const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await connection.info('memory'))[1]);
+    const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
+    const producer = new PushProducer({ region: 'us', connection, cipher });
+    const add = () => {
+      const { job: j, dedupKey } = job(kind);
+      return producer.enqueue(j, dedupKey);
+    };
+    // Warm up (queue meta keys, script cache) so the measurement counts jobs only.
+    await Promise.all(Array.from({ length: 100 }, add));
+    const before = await usedMemory();
+    let sealMs = 0;
+    for (let i = 0; i < jobs; i += 500)
+      await Promise.all(Array.from({ length: Math.min(500, jobs - i) }, add));
+    const after = await usedMemory();
+    const sample = job(kind);
+    const t0 = performance.now();
+    for (let i = 0; i < 2000; i += 1) cipher.seal(sample.job);
+    sealMs = (performance.now() - t0) / 2000;
+    await producer.close();
+    return {
+      bodyBytes: sample.bodyBytes,
+      sealedBytes: JSON.stringify(cipher.seal(sample.job)).length,
+      perJob: Math.round((after - before) / jobs),
+      sealUs: Math.round(sealMs * 1000),
+    };
+  } finally {
+    connection.disconnect();
+    redis.kill('SIGTERM');
+    await new Promise((r) => redis.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(
+  `memory per queued push: ${jobs} jobs per case, each with its dedup key; layout args: ${layoutArgs.join(' ')}`,
+);
+for (const kind of ['body600', 'message600', 'chat80']) {
+  const tuned = await measure(kind, layoutArgs);
+  const defaults = await measure(kind, []);
+  console.log(
+    `${kind.padEnd(10)} send_push ${tuned.bodyBytes} B → sealed job data ${tuned.sealedBytes} B (seal ${tuned.sealUs} µs); ` +
+      `Redis ${tuned.perJob} B/job with redis.conf, ${defaults.perJob} B/job with Redis defaults ` +
+      `(ratio ${(tuned.perJob / defaults.perJob).toFixed(2)}); ≤ 1,024 B: ${tuned.perJob <= 1024 ? 'met' : 'NOT met'}`,
+  );
 }

@@ -13,6 +13,8 @@ export {
   type PayloadCipher,
   type PayloadKey,
   type SealedPushJob,
+  SEALED_FIELDS,
+  SEALED_JOB_VERSIONS,
 } from './payload-cipher';
 export { PushProducer, type EnqueueResult, type PushProducerOptions } from './producer';
 export {

@@ -1,6 +1,17 @@
-import { isHpnsError } from '@hpns/protocol';
-import { createPayloadCipher } from '@hpns/queue';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { isHpnsError, PUSH_NOTIFICATION_SCHEMA, type PushJob } from '@hpns/protocol';
+import { createPayloadCipher, SEALED_FIELDS, type SealedPushJob } from '@hpns/queue';
 import { KEY_A, KEY_B, makeJob } from './support';
+
+/** Seals arbitrary plaintext the way format `v` does (AAD = [v, key id, routing]), to test what open() accepts. */
+function sealRaw(v: 1 | 2, routing: PushJob['routing'], plain: Buffer): SealedPushJob {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', KEY_A.key, iv);
+  cipher.setAAD(Buffer.from(JSON.stringify([v, KEY_A.id, routing])));
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return { v, routing, k: KEY_A.id, c: Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64') };
+}
 
 describe('createPayloadCipher', () => {
   it('seals the content and opens it back exactly, leaving routing in clear', () => {
@@ -65,9 +76,61 @@ describe('createPayloadCipher', () => {
     expect(() => createPayloadCipher([{ id: 'x', key: Buffer.alloc(16) }])).toThrow(/not 32 bytes/);
   });
 
-  it('keeps a typical job compact', () => {
-    const sealed = createPayloadCipher([KEY_A]).seal(makeJob({ message: 'x'.repeat(600) }));
-    // 600 bytes of message + the non-empty fields, base64: well under the 1 KiB per queued push target.
-    expect(JSON.stringify(sealed).length).toBeLessThan(1_600);
+  it('keeps a typical job compact: field numbers, and deflate for long content', () => {
+    const cipher = createPayloadCipher([KEY_A]);
+    const text =
+      'Hi team, the release review moved to Thursday at 10:00. Please bring the updated numbers for the push ' +
+      'latency dashboard and your notes on the migration plan. If you cannot make it, reply in this thread. ';
+    const long = makeJob({ message: text.repeat(3).slice(0, 600) });
+    const plainJsonBytes = Buffer.byteLength(JSON.stringify(long.content));
+    const sealed = cipher.seal(long);
+    // Ciphertext bytes (base64 decoded, less IV and tag) well under the content's own JSON.
+    expect(Buffer.from(sealed.c, 'base64').length - 28).toBeLessThan(plainJsonBytes * 0.5);
+    expect(cipher.open(sealed)).toEqual(long);
+    const short = makeJob({ message: 'ok' });
+    expect(cipher.open(cipher.seal(short))).toEqual(short);
+  });
+
+  it('numbers every notification field, in an order that never changes', () => {
+    expect([...SEALED_FIELDS].sort()).toEqual(Object.keys(PUSH_NOTIFICATION_SCHEMA.fields).sort());
+    // Format 2 on disk: appending is fine, reordering is not (queued jobs would be misread).
+    expect(SEALED_FIELDS.slice(0, 8)).toEqual([
+      'ack_id',
+      'platform',
+      'server_id',
+      'device_id',
+      'post_id',
+      'category',
+      'sound',
+      'message',
+    ]);
+  });
+
+  it('opens a job sealed in format 1 (queued before an upgrade)', () => {
+    const job = makeJob({ message: 'sealed by the previous release' });
+    const v1 = sealRaw(1, job.routing, Buffer.from(JSON.stringify(job.content)));
+    expect(createPayloadCipher([KEY_A]).open(v1)).toEqual(job);
+  });
+
+  it('refuses a well-authenticated job whose content encoding is broken', () => {
+    const { routing } = makeJob();
+    const cipher = createPayloadCipher([KEY_A]);
+    const bad = [
+      Buffer.from([7, ...Buffer.from('[]')]), // unknown encoding flag
+      Buffer.from([0, ...Buffer.from('[99,"x"]')]), // unknown field number
+      Buffer.from([0, ...Buffer.from('[1]')]), // odd pair list
+      Buffer.from([0, ...Buffer.from('{"message":"x"}')]), // not pairs
+      Buffer.from([1, 1, 2, 3]), // not deflate
+      Buffer.concat([Buffer.of(1), deflateRawSync(Buffer.from('not json'))]),
+    ];
+    for (const plain of bad) {
+      expect(() => cipher.open(sealRaw(2, routing, plain))).toThrow(
+        expect.objectContaining({ code: 'HPNS_PAYLOAD_DECRYPT_FAILED' }) as unknown as Error,
+      );
+    }
+    // And the same envelope with a good encoding opens.
+    expect(
+      cipher.open(sealRaw(2, routing, Buffer.from([0, ...Buffer.from('[7,"x"]')]))).content.message,
+    ).toBe('x');
   });
 });
