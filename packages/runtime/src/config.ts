@@ -47,6 +47,8 @@ export const CONFIG_ENV_VARS = [
   'HPNS_SHUTDOWN_TIMEOUT_MS',
   'HPNS_PAYLOAD_KEYS',
   'HPNS_PAYLOAD_KEY_ID',
+  // Read by the ingress for GET /version (the image's build sets it); not part of the validated config.
+  'HPNS_BUILD_HASH',
   ...SERVICE_ENV_VARS,
 ] as const;
 
