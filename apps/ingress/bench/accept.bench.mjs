@@ -143,7 +143,9 @@ try {
 
   const apiPort = await freePort();
   const adminPort = await freePort();
-  const ingress = spawn(process.execPath, [join(here, '..', 'dist', 'main.js')], {
+  // BENCH_INGRESS_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the ingress.
+  const nodeArgs = (process.env.BENCH_INGRESS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const ingress = spawn(process.execPath, [...nodeArgs, join(here, '..', 'dist', 'main.js')], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
