@@ -105,7 +105,10 @@ export function createPushProcessor(deps: PushProcessorDeps): PushProcessor {
     const waitMs = breaker.acquire();
     if (waitMs > 0) {
       if (startedAt + waitMs >= routing.expiresAtMs) return apply(job, EXPIRED, startedAt);
-      return { action: 'defer', delayMs: waitMs };
+      // Counted like every other decision (jobs by result `defer`): an open circuit shows in the job rates.
+      const deferred: AttemptDecision = { result: { action: 'defer', delayMs: waitMs } };
+      deps.onDecision?.(job, deferred, now() - startedAt);
+      return deferred.result;
     }
 
     let outcome: DeliveryOutcome;

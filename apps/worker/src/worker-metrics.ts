@@ -95,7 +95,8 @@ export class WorkerMetrics {
   decision(job: PushJob, decision: AttemptDecision, durationMs: number, nowMs: number): void {
     const { region, provider, targetType } = job.routing;
     this.#jobs.inc({ region, provider, target: this.#target(targetType), result: decision.result.action });
-    this.#processing.observe({ provider }, durationMs / 1000);
+    // A deferral (open circuit) sends nothing: it would only drag the processing-time histogram towards 0.
+    if (decision.result.action !== 'defer') this.#processing.observe({ provider }, durationMs / 1000);
     if (decision.result.action === 'retry')
       this.#retries.inc({ region, provider, reason: labelReason(decision.result.reason) });
     if (decision.response?.status === 'OK' || decision.response?.status === 'REMOVE') {

@@ -62,6 +62,7 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
   const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
   const channel = outcomeChannel(US, 'ingress-test');
   const circuit: { state: string; sent: number }[] = [];
+  const decisions: string[] = [];
   let onOpen: () => void = () => undefined;
 
   function job(overrides: { expiresInMs?: number } = {}): PushJob {
@@ -113,6 +114,7 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
       publish: (to, message) => publishOutcome(publisher, to, message),
       logger,
       breaker: { minimumAttempts: 5, failureRatio: 0.8, openMs: 400, windowMs: 10_000 },
+      onDecision: (_job, decision) => decisions.push(decision.result.action),
       onCircuitChange: (_target, state) => {
         circuit.push({ state, sent: provider.sent.length });
         if (state === 'open') onOpen();
@@ -229,5 +231,7 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
     expect(circuit.map((c) => c.state).slice(-1)).toEqual(['closed']);
     // 20 pushes × up to 4 attempts would be 80 sends without the breaker.
     expect(provider.sent.length).toBeLessThan(60);
+    // Held-back attempts are counted as decisions too (the `defer` result of the jobs metric).
+    expect(decisions).toContain('defer');
   });
 });
