@@ -21,7 +21,7 @@ export interface AttemptInfo {
   attempt: number;
   /** The job's attempt limit. */
   maxAttempts: number;
-  /** Aborted when the worker is force-closed. */
+  /** Aborted when the worker is force-closed at its shutdown deadline (`close()`). */
   signal: AbortSignal | undefined;
 }
 
@@ -192,7 +192,11 @@ export class PushConsumer {
     });
     const result = await Promise.race([graceful.then(() => 'closed' as const), expired]);
     clearTimeout(timer);
-    if (result === 'expired') await this.worker.close(true);
+    if (result === 'expired') {
+      // Abort the sends still in flight (the processor's `signal`), then close without waiting for them.
+      this.worker.cancelAllJobs('shutdown deadline');
+      await this.worker.close(true);
+    }
     await this.queue.close();
   }
 }

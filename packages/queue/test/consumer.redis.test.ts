@@ -198,6 +198,38 @@ describe('PushConsumer', () => {
     ]);
   });
 
+  it('aborts the sends still in flight when close() reaches its deadline', async () => {
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let aborted: () => void = () => undefined;
+    const abortSeen = new Promise<void>((resolve) => (aborted = resolve));
+    const connection = createWorkerConnection({ url: redis.url });
+    connections.push(connection);
+    const stuck = new PushConsumer({
+      region: US,
+      provider: 'apns',
+      connection,
+      cipher,
+      processor: (_job, info) => {
+        started();
+        // A send that answers only when aborted, as the providers do with the signal.
+        return new Promise<AttemptResult>((resolve) =>
+          info.signal?.addEventListener('abort', () => {
+            aborted();
+            resolve({ action: 'retry', reason: 'aborted' });
+          }),
+        );
+      },
+    });
+    stuck.start();
+    await producer.enqueue(makeJob());
+    await running;
+    // BullMQ's close() waits for jobs in flight even when forced after a graceful start: without the abort,
+    // this would never return.
+    await stuck.close(200);
+    await abortSeen;
+  });
+
   it('hands a crashed worker’s job to another worker once its lock expires', async () => {
     const job = makeJob();
     let firstTook: () => void = () => undefined;

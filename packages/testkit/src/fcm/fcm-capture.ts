@@ -39,3 +39,24 @@ export function captureRequest(
     latencyMs: 0,
   };
 }
+
+/** The record of a request that is not kept (capture limit 0): no header copy, no body. */
+export function uncaptured(
+  req: SimRequest,
+  sequence: number,
+  path: string,
+  project: string | undefined,
+  nowMs: number,
+): CapturedFcmRequest {
+  return {
+    sequence,
+    receivedAtMs: nowMs,
+    protocol: isHttp2Request(req) ? 'h2' : 'h1',
+    method: req.method ?? '',
+    path,
+    ...(project !== undefined ? { project } : {}),
+    headers: {},
+    body: '',
+    latencyMs: 0,
+  };
+}
