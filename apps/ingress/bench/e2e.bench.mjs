@@ -323,11 +323,15 @@ async function startStack(label, extraEnv) {
         if (tail.length > 40) tail.shift();
         if (stack.ready === undefined && line.startsWith('{"event":"stack.ready"'))
           resolveReady(JSON.parse(line));
-        else if (stack.ready !== undefined && /"level":"(warn|error|fatal)"|exited \(|^\[redis-\w+\] \d+:M .* # /.test(line)) {
+        else if (
+          stack.ready !== undefined &&
+          /"level":"(warn|error|fatal)"|exited \(|^\[redis-\w+\] \d+:M .* # /.test(line)
+        ) {
           // Warnings after start-up (Redis's are `#` lines) are printed: they explain odd figures.
           stack.warnings += 1;
           if (stack.warnings <= 30) console.error(`[${label} stack] ${line.slice(0, 400)}`);
-          else if (stack.warnings === 31) console.error(`[${label} stack] (further warnings counted, not shown)`);
+          else if (stack.warnings === 31)
+            console.error(`[${label} stack] (further warnings counted, not shown)`);
         }
       }
     };
@@ -775,6 +779,7 @@ async function runEndToEnd() {
     const port = Number(new URL(stack.ready.ingress).port);
     const cpuPids = stackPids(stack);
     const first = await drain(stack, 5000);
+    const redis0 = await redisStats(stack);
     const closed = await closedLoop({
       port,
       connections: CONNECTIONS,
@@ -790,6 +795,8 @@ async function runEndToEnd() {
     );
     const afterClosed = await drain(stack);
     const closedMatches = reconcile('closed loop', closed.answers, first.counters, afterClosed);
+    const redis1 = await redisStats(stack);
+    console.log(redisReport('the closed loop', redis0, redis1));
 
     const open = await openLoop({
       port,
@@ -817,6 +824,7 @@ async function runEndToEnd() {
     for (const c of open.pool) c.close();
     const afterOpen = await drain(stack);
     const openMatches = reconcile('open loop', open.answers, afterClosed.counters, afterOpen);
+    console.log(redisReport('the open loop', redis1, await redisStats(stack)));
     return { closed, open, reconciled: closedMatches && openMatches };
   } finally {
     await stopStack(stack);
