@@ -108,7 +108,9 @@ describe('npm run demo', () => {
   it(
     'sends every kind to both regions, reconciles with the simulators and stops its stack',
     async () => {
-      const env: NodeJS.ProcessEnv = { ...process.env, HPNS_LOG_LEVEL: 'warn' };
+      // The whole test suite shares the two cores with this stack: a longer wait bound keeps a slow outcome
+      // (a REMOVE, say) from being answered OK at the default 3 s, which the demo would rightly flag.
+      const env: NodeJS.ProcessEnv = { ...process.env, HPNS_LOG_LEVEL: 'warn', HPNS_WAIT_MS: '15000' };
       delete env.HPNS_DEMO_INGRESS;
       delete env.HPNS_DEMO_CONTROL;
       const child = spawn(
@@ -135,7 +137,17 @@ describe('npm run demo', () => {
       );
       clearTimeout(guard);
 
-      expect(`exit ${code}\n${stderr.slice(-3000)}`).toBe(`exit 0\n${stderr.slice(-3000)}`);
+      // On failure, show the demo's own list of problems (in its JSON summary) beside its stderr.
+      const problems = (() => {
+        try {
+          return (JSON.parse(stdout) as Summary).problems.join('\n');
+        } catch {
+          return stdout.slice(-2000);
+        }
+      })();
+      expect(`exit ${code}\n${problems}\n${stderr.slice(-3000)}`).toBe(
+        `exit 0\n${problems}\n${stderr.slice(-3000)}`,
+      );
       summary = JSON.parse(stdout) as Summary;
       expect(summary.problems).toEqual([]);
       expect(summary.ok).toBe(true);
