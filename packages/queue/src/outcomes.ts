@@ -1,5 +1,6 @@
 import { type Redis } from 'ioredis';
 import { type PushResponse } from '@hpns/protocol';
+import { waitForReady } from './connections';
 
 /** What a worker publishes when a push's outcome is final. */
 export interface OutcomeMessage {
@@ -98,6 +99,10 @@ export class OutcomeListener {
 /** Subscribes `connection` (a dedicated worker-style connection: subscribed clients can do nothing else). */
 export async function createOutcomeListener(connection: Redis, channel: string): Promise<OutcomeListener> {
   const listener = new OutcomeListener(connection, channel);
+  // Subscribe only on a ready connection: a SUBSCRIBE queued while ioredis still runs its connect-time INFO
+  // check could be accepted and yet never take effect (about 1 start in 10 here), leaving every push of the
+  // region to wait out its bound and answer OK.
+  await waitForReady(connection, 30_000);
   await connection.subscribe(channel);
   return listener;
 }
