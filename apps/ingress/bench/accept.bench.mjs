@@ -10,11 +10,13 @@ import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { makePushNotification } from '@hpns/protocol';
+import { createPayloadCipher, createProducerConnection, PushProducer, waitForReady } from '@hpns/queue';
+import { CpuMeter, formatCpuReport, freePort, startTestRedis } from '@hpns/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -24,14 +26,6 @@ const option = (name, fallback) => {
 };
 const duration = option('duration', 10);
 const connections = option('connections', 100);
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
 async function waitFor(url) {
   for (let i = 0; i < 200; i++) {
@@ -46,32 +40,42 @@ async function waitFor(url) {
   throw new Error(`${url} did not come up`);
 }
 
+// Every request is a new push: a unique ack_id and device id, as a Mattermost server sends them. (Reusing a few
+// bodies would measure the idempotency path, which answers a duplicate without queueing it.) The body is built
+// from a fixed template around the two ids so that the load generator spends little on it.
+const runTag = randomBytes(4).toString('hex');
+const template = JSON.stringify({
+  ack_id: '@ACK@',
+  platform: 'apple_rn-v2',
+  server_id: 'benchserver',
+  device_id: '@DEVICE@',
+  post_id: 'post1',
+  category: 'CAN_REPLY',
+  message: 'alice: ' + 'The quick brown fox jumps over the lazy dog. '.repeat(13),
+  badge: 2,
+  channel_id: 'chan1',
+  channel_name: 'Town Square',
+  type: 'message',
+  sender_id: 'user1',
+  sender_name: 'alice',
+  version: 'v2',
+  is_crt_enabled: false,
+  is_id_loaded: false,
+  signature: 'eyJhbGciOiJFUzI1NiJ9.' + 'x'.repeat(120),
+});
+const [head, afterAck] = template.split('@ACK@');
+const [middle, tail] = afterAck.split('@DEVICE@');
+const devicePad = '0'.repeat(64);
 function body(i) {
-  return JSON.stringify({
-    ack_id: `ack${i}`,
-    platform: 'apple_rn-v2',
-    server_id: 'benchserver',
-    device_id: randomBytes(32).toString('hex'),
-    post_id: 'post1',
-    category: 'CAN_REPLY',
-    message: 'alice: ' + 'The quick brown fox jumps over the lazy dog. '.repeat(13),
-    badge: 2,
-    channel_id: 'chan1',
-    channel_name: 'Town Square',
-    type: 'message',
-    sender_id: 'user1',
-    sender_name: 'alice',
-    version: 'v2',
-    is_crt_enabled: false,
-    is_id_loaded: false,
-    signature: 'eyJhbGciOiJFUzI1NiJ9.' + 'x'.repeat(120),
-  });
+  const n = i.toString(16);
+  return `${head}${runTag}-${i}${middle}${devicePad.slice(n.length)}${n}${tail}`;
 }
-const bodies = Array.from({ length: 1000 }, (_, i) => body(i));
+let sequence = 0;
 
-async function load(url, label) {
-  let i = 0;
+async function load(url, label, pids) {
+  const meter = new CpuMeter({ ...pids, 'load generator': 'self' });
   let wrong = 0;
+  meter.start();
   const result = await autocannon({
     url,
     method: 'POST',
@@ -80,7 +84,7 @@ async function load(url, label) {
     pipelining: 1,
     requests: [
       {
-        setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length] }),
+        setupRequest: (req) => ({ ...req, body: body(sequence++) }),
         // Every answer must be OK: a FAIL is also HTTP 200, and must not count as throughput.
         onResponse: (_status, text) => {
           if (text !== '{"status":"OK"}\n') wrong++;
@@ -88,6 +92,7 @@ async function load(url, label) {
       },
     ],
   });
+  const cpu = meter.stop(result.requests.total);
   const summary = {
     label,
     requestsPerSec: Math.round(result.requests.average),
@@ -99,7 +104,64 @@ async function load(url, label) {
     wrongAnswers: wrong,
   };
   console.log(JSON.stringify(summary));
-  return summary;
+  console.log(formatCpuReport(label, cpu, 'request'));
+  return { ...summary, cpu };
+}
+
+/**
+ * The floor under the accept path: what the queue alone costs per push, measured in this process with nothing
+ * else running. Sealing (AES-256-GCM and the compact encoding) is timed on its own; the enqueue goes through the
+ * real PushProducer (micro-batches of 200, BullMQ addBulk, the idempotency key) with a cipher that hands back one
+ * job sealed beforehand, so it counts BullMQ's client and Redis only. With the bare server's and the load
+ * generator's CPU per request, these give the most any ingress built on this queue could accept on this machine.
+ */
+async function queueFloor(redisUrl, redisPid) {
+  const connection = createProducerConnection({ url: redisUrl });
+  await waitForReady(connection, 10_000);
+  const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
+  const now = Date.now();
+  const job = (i) => ({
+    v: 1,
+    routing: {
+      requestId: `r${runTag}x${i}`,
+      replyTo: 'hpns:{outcomes-us}:bench',
+      region: 'us',
+      provider: 'apns',
+      targetType: 'apple_rn',
+      transport: '',
+      appVersion: 'v2',
+      pushType: 'message',
+      acceptedAtMs: now,
+      expiresAtMs: now + 3_600_000,
+    },
+    content: makePushNotification(JSON.parse(body(i))),
+  });
+  const sample = job(0);
+  const sealRounds = 20_000;
+  for (let i = 0; i < 2000; i++) cipher.seal(sample); // warm up (JIT)
+  const sealStart = process.cpuUsage();
+  for (let i = 0; i < sealRounds; i++) cipher.seal(sample);
+  const sealUsed = process.cpuUsage(sealStart);
+  // process.cpuUsage() counts all threads: the GC helpers' share of sealing is included.
+  const sealUs = (sealUsed.user + sealUsed.system) / sealRounds;
+  const sealed = cipher.seal(sample);
+  const presealed = { ...cipher, seal: (pushJob) => ({ ...sealed, routing: pushJob.routing }) };
+  const producer = new PushProducer({ region: 'us', connection, cipher: presealed });
+  const jobs = Array.from({ length: 40_000 }, (_, i) => job(i + 1));
+  const meter = new CpuMeter({ 'bench (PushProducer, BullMQ client)': 'self', redis: redisPid });
+  meter.start();
+  for (let i = 0; i < jobs.length; i += 2000) {
+    await Promise.all(
+      jobs.slice(i, i + 2000).map((j, k) => producer.enqueue(j, `d${runTag}${i + k}`.padEnd(22, '0'))),
+    );
+  }
+  const cpu = meter.stop(jobs.length);
+  await producer.close();
+  await connection.flushall(); // the ingress run starts on an empty Redis
+  connection.disconnect();
+  console.log(`queue floor: seal ${sealUs.toFixed(1)} µs per push (this process, alone)`);
+  console.log(formatCpuReport('queue floor: enqueue of a sealed push', cpu, 'push'));
+  return { sealUs, enqueueUs: cpu.usPerOp };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'hpns-bench-'));
@@ -123,22 +185,18 @@ writeFileSync(
     ],
   }),
 );
-const redisPort = await freePort();
-const redis = spawn(
-  'redis-server',
-  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-  {
-    stdio: 'ignore',
-  },
-);
-const children = [redis];
+// Redis as production runs it (AOF everysec, noeviction, infra/redis/redis.conf's listpack limit).
+const redis = await startTestRedis({ appendOnly: true, args: ['--hash-max-listpack-value', '2048'] });
+const children = [];
 try {
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const floor = await queueFloor(redis.url, redis.pid);
   // Warm the machine identically for both: run the baseline first, then the ingress.
   const bare = fork(join(here, 'bare-server.mjs'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   children.push(bare);
   const barePort = await new Promise((resolve) => bare.once('message', (m) => resolve(m.port)));
-  const baseline = await load(`http://127.0.0.1:${barePort}/api/v1/send_push`, 'bare node:http');
+  const baseline = await load(`http://127.0.0.1:${barePort}/api/v1/send_push`, 'bare node:http', {
+    server: bare.pid,
+  });
   bare.kill('SIGTERM');
 
   const apiPort = await freePort();
@@ -149,7 +207,7 @@ try {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
-      HPNS_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      HPNS_REDIS_URL: redis.url,
       HPNS_LISTEN_ADDRESS: `127.0.0.1:${apiPort}`,
       HPNS_ADMIN_LISTEN_ADDRESS: `127.0.0.1:${adminPort}`,
       HPNS_PAYLOAD_KEYS: `k1:${randomBytes(32).toString('base64')}`,
@@ -160,7 +218,22 @@ try {
   });
   children.push(ingress);
   await waitFor(`http://127.0.0.1:${adminPort}/readyz`);
-  const hpns = await load(`http://127.0.0.1:${apiPort}/api/v1/send_push`, 'hpns ingress (accept path)');
+  const hpns = await load(`http://127.0.0.1:${apiPort}/api/v1/send_push`, 'hpns ingress (accept path)', {
+    ingress: ingress.pid,
+    redis: redis.pid,
+  });
+  // The most an ingress on this queue could accept here, if its own work (HTTP aside) cost nothing: the bare
+  // server's CPU per request, the load generator's (as measured against the ingress), sealing and the enqueue.
+  const cores = availableParallelism();
+  const floorUs =
+    baseline.cpu.per.server.usPerOp + hpns.cpu.per['load generator'].usPerOp + floor.sealUs + floor.enqueueUs;
+  console.log(
+    `ceiling on ${cores} cores for an ingress whose own work costs nothing: ${Math.round((cores * 1e6) / floorUs)} ` +
+      `requests/s (bare server ${Math.round(baseline.cpu.per.server.usPerOp)} + load generator ` +
+      `${Math.round(hpns.cpu.per['load generator'].usPerOp)} + seal ${Math.round(floor.sealUs)} + enqueue ` +
+      `${Math.round(floor.enqueueUs)} µs per request); the ingress's own work beyond these measured ` +
+      `${Math.round(hpns.cpu.per.ingress.usPerOp - baseline.cpu.per.server.usPerOp - floor.sealUs)} µs per request`,
+  );
   console.log(
     JSON.stringify({
       ratioToBare: Number((hpns.requestsPerSec / baseline.requestsPerSec).toFixed(2)),
@@ -171,5 +244,6 @@ try {
   );
 } finally {
   for (const child of children) child.kill('SIGTERM');
+  await redis.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -46,17 +46,18 @@
 // CPU per process (from /proc, % of one core) is printed with each run, with "others" = the rest of the shared
 // machine. Then one summary line says whether the targets were met. Compare ratios, not absolutes: the machine
 // is shared and noisy (docs/benchmarks.md).
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { pushQueueName, queuePrefix } from '@hpns/queue';
+import { machineCpu, processCpu } from '@hpns/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -255,54 +256,32 @@ class Answers {
 }
 
 // --- CPU from /proc -----------------------------------------------------------------------------------------
-let clockTicks = 100;
-try {
-  clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-} catch {
-  // assume 100
-}
-function processTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return NaN;
-  }
-}
-function machineTicks() {
-  const [, ...numbers] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = numbers;
-  return {
-    busy: user + nice + system + irq + softirq + steal,
-    total: user + nice + system + idle + iowait + irq + softirq + steal,
-  };
-}
+// processCpu and machineCpu (testkit) read /proc: CPU time in µs.
 function cpuSnapshot(pids) {
+  const machine = machineCpu();
   return {
     at: now(),
-    machine: machineTicks(),
-    procs: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processTicks(pid)])),
+    machineBusy: machine.busy + machine.steal,
+    procs: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpu(pid).total])),
   };
 }
 let othersMax = 0; // the most CPU that processes not ours took during a measurement, % of one core
 function cpuReport(before, after) {
   const seconds = (after.at - before.at) / 1000;
-  const share = (ticks) => (ticks / clockTicks / seconds) * 100;
+  const share = (us) => (us / 1e6 / seconds) * 100;
   let ours = 0;
   const parts = Object.keys(after.procs)
     .map((name) => {
-      const ticks = after.procs[name] - before.procs[name];
-      if (!Number.isNaN(ticks)) ours += ticks;
-      return [name, share(ticks)];
+      const used = after.procs[name] - before.procs[name];
+      if (!Number.isNaN(used)) ours += used;
+      return [name, share(used)];
     })
     .sort((a, b) => b[1] - a[1]);
-  const busy = after.machine.busy - before.machine.busy;
-  const cores = (after.machine.total - before.machine.total) / clockTicks / seconds;
+  const busy = after.machineBusy - before.machineBusy;
   othersMax = Math.max(othersMax, share(busy - ours));
   return (
     `cpu (% of one core): ${parts.map(([name, p]) => `${name} ${Math.round(p)}`).join(', ')}, ` +
-    `others ${Math.round(Math.max(0, share(busy - ours)))}; machine busy ${Math.round(share(busy))} of ${Math.round(cores) * 100}`
+    `others ${Math.round(Math.max(0, share(busy - ours)))}; machine busy ${Math.round(share(busy))} of ${availableParallelism() * 100}`
   );
 }
 
@@ -912,12 +891,13 @@ try {
       `${values['worker-concurrency'] ?? process.env.HPNS_WORKER_CONCURRENCY ?? 'default (100)'} per queue; ` +
       `simulators p50 20 ms / p99 60 ms; baseline ${BASELINE}`,
   );
-  const idleBefore = machineTicks();
+  const idleBefore = machineCpu();
   await sleep(2000);
-  const idleAfter = machineTicks();
+  const idleAfter = machineCpu();
+  const idleBusyUs = idleAfter.busy + idleAfter.steal - idleBefore.busy - idleBefore.steal;
   console.log(
     `machine before the run (2 s, nothing of ours running): busy ` +
-      `${Math.round(((idleAfter.busy - idleBefore.busy) / (idleAfter.total - idleBefore.total)) * 100)} % ` +
+      `${Math.round((idleBusyUs / (2e6 * availableParallelism())) * 100)} % ` +
       `of all cores (the machine is shared: compare "others" in the cpu figures of each run)`,
   );
   const bare = BASELINE === 'bare' || BASELINE === 'both' ? await runBare() : undefined;

@@ -29,8 +29,7 @@
 // per-job cost) and Redis's INFO commandstats per job for the drain.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +44,7 @@ import {
   waitForReady,
 } from '@hpns/queue';
 import { createLogger, createMetricsRegistry, loadConfig, nodeConfigFiles } from '@hpns/runtime';
+import { machineCpu, parseStatCpu, processCpu, startTestRedis } from '@hpns/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workerMain = resolve(here, '../dist/main.js');
@@ -68,14 +68,6 @@ const ROUNDS = Number(values.rounds);
 const [P50, P99] = values.latency.split(',').map(Number);
 const APNS_SHARE = Number(values['apns-share']);
 const IN_FLIGHT = WORKERS * CONCURRENCY * 2; // each worker runs one consumer per provider queue
-
-const freePort = () =>
-  new Promise((resolvePort) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolvePort(port));
-    });
-  });
 
 // --- the simulators, on their own thread -------------------------------------------------------------------
 const SIMULATORS = `
@@ -128,20 +120,10 @@ const connectionsLine = (label, before, after) =>
 
 // --- CPU accounting ----------------------------------------------------------------------------------------
 const CPUS = availableParallelism();
-const TICK_US = 1e6 / 100; // USER_HZ: utime and stime in /proc are in 1/100 s on Linux
-/** utime and stime of a /proc …/stat text, in µs (fields 14 and 15; the command name may hold spaces). */
-function statCpu(text) {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const user = Number(fields[11]) * TICK_US;
-  const sys = Number(fields[12]) * TICK_US;
-  return { total: user + sys, sys };
-}
+const statCpu = parseStatCpu;
 const procCpu = (path) => {
-  try {
-    return statCpu(readFileSync(path, 'utf8'));
-  } catch {
-    return { total: NaN, sys: NaN }; // the process is gone
-  }
+  const [, , pid, , tid] = path.split('/'); // /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat
+  return processCpu(pid === 'self' ? 'self' : Number(pid), tid === undefined ? undefined : Number(tid));
 };
 const plus = (a, b) => ({ total: a.total + b.total, sys: a.sys + b.sys });
 const minus = (a, b) => ({ total: a.total - b.total, sys: a.sys - b.sys });
@@ -152,15 +134,10 @@ async function cpuSnapshot(workerPids = []) {
   const main = procCpu(`/proc/self/task/${process.pid}/stat`);
   // The whole machine (first line of /proc/stat, in USER_HZ ticks): all busy time, and the time stolen by the
   // hypervisor — CPU this machine's processes wanted but did not get.
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
-    .split('\n', 1)[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
+  const machine = machineCpu();
   return {
-    machineBusy: (user + nice + system + irq + softirq) * TICK_US,
-    machineSteal: steal * TICK_US,
+    machineBusy: machine.busy,
+    machineSteal: machine.steal,
     worker: workerPids.map((pid) => procCpu(`/proc/${pid}/stat`)).reduce(plus, { total: 0, sys: 0 }),
     // The workers' main threads alone (the event loops; the rest is V8's GC helpers and libuv's pool).
     workerMain: workerPids
@@ -231,16 +208,9 @@ const load = () =>
     .join(' ');
 
 // --- Redis --------------------------------------------------------------------------------------------------
-const redisPort = await freePort();
-const redis = spawn(
-  'redis-server',
-  [
-    ...['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
-    ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
-  ],
-  { stdio: 'ignore' },
-);
-const redisUrl = `redis://127.0.0.1:${redisPort}`;
+// AOF everysec and noeviction, as in production.
+const redis = await startTestRedis({ appendOnly: true });
+const redisUrl = redis.url;
 
 // --- configuration, as a deployment gives it ----------------------------------------------------------------
 const configFile = join(dir, 'mattermost-push-proxy.json');
@@ -515,7 +485,7 @@ try {
   await producer.close();
 } finally {
   connection.disconnect();
-  redis.kill('SIGTERM');
+  await redis.stop();
   await ask('close', 'closed');
   await simThread.terminate();
   rmSync(dir, { recursive: true, force: true });

@@ -12,16 +12,16 @@
 //   body600      a send_push body of 600 bytes: a channel message from a server that does not sign pushes
 //   message600   600 bytes of message text in a full, signed notification (well over 1 KB of send_push body)
 //   chat80       an everyday chat line of 80 bytes, signed
-import { spawn } from 'node:child_process';
+//   nomessage    body600 without its message text: the floor, what any queued push costs (BullMQ's job, the
+//                idempotency key, the routing, the sealed ids), whatever its text
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePushNotification } from '@hpns/protocol';
 import { createPayloadCipher, createProducerConnection, PushProducer, waitForReady } from '@hpns/queue';
+import { startTestRedis } from '@hpns/testkit';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const { values } = parseArgs({
@@ -71,9 +71,10 @@ function sendPush(kind) {
     sender_name: 'alice',
     version: 'v2',
     is_crt_enabled: true,
-    signature: kind === 'body600' ? '' : jwt(ackId, deviceId),
+    signature: kind === 'body600' || kind === 'nomessage' ? '' : jwt(ackId, deviceId),
   };
-  if (kind === 'body600') {
+  if (kind === 'nomessage') body.message = '';
+  else if (kind === 'body600') {
     const rest = Buffer.byteLength(JSON.stringify(body));
     body.message = `alice: ${TEXT}`.slice(0, 600 - rest);
   } else body.message = `alice: ${TEXT}`.slice(0, kind === 'message600' ? 600 : 80);
@@ -104,36 +105,10 @@ function job(kind) {
   };
 }
 
-const freePort = () =>
-  new Promise((resolvePort) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolvePort(p));
-    });
-  });
-
 async function measure(kind, extraArgs) {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'hpns-mem-'));
-  const redis = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...extraArgs,
-    ],
-    { stdio: 'ignore' },
-  );
-  const connection = createProducerConnection({ url: `redis://127.0.0.1:${port}` });
-  connection.on('error', () => undefined); // refused until redis-server listens
+  const redis = await startTestRedis({ args: extraArgs });
+  const connection = createProducerConnection({ url: redis.url });
+  connection.on('error', () => undefined); // each command reports its own failure
   try {
     await waitForReady(connection, 10_000);
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await connection.info('memory'))[1]);
@@ -163,16 +138,14 @@ async function measure(kind, extraArgs) {
     };
   } finally {
     connection.disconnect();
-    redis.kill('SIGTERM');
-    await new Promise((r) => redis.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
+    await redis.stop();
   }
 }
 
 console.log(
   `memory per queued push: ${jobs} jobs per case, each with its dedup key; layout args: ${layoutArgs.join(' ')}`,
 );
-for (const kind of ['body600', 'message600', 'chat80']) {
+for (const kind of ['nomessage', 'body600', 'message600', 'chat80']) {
   const tuned = await measure(kind, layoutArgs);
   const defaults = await measure(kind, []);
   console.log(

@@ -12,6 +12,16 @@ export {
   type TestApnsKey,
   type TestServiceAccount,
 } from './credentials';
+export {
+  CpuMeter,
+  formatCpuReport,
+  freePort,
+  machineCpu,
+  parseStatCpu,
+  processCpu,
+  type CpuReport,
+  type CpuTime,
+} from './bench-kit';
 export { createLatencySampler, createRng, type LatencyProfile, type Rng } from './random';
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
 export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';

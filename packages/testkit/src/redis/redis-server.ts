@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../bench-kit';
 
 export interface TestRedisOptions {
   /** `appendonly yes` with `appendfsync everysec`, as production runs (DESIGN.md). Default false. */
@@ -11,18 +12,6 @@ export interface TestRedisOptions {
   args?: readonly string[];
   /** How long to wait for the server to accept connections, in ms. Default 10000. */
   startTimeoutMs?: number;
-}
-
-/** Finds a free loopback port (redis-server cannot listen on port 0 and report it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPing(port: number, deadline: number): Promise<void> {
