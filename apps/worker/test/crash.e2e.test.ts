@@ -1,27 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import {
-  createPayloadCipher,
-  createProducerConnection,
-  outcomeChannel,
-  pushQueueName,
-  PushProducer,
-  queuePrefix,
-  waitForReady,
-} from '@hpns/queue';
-import { startSimulatorStack, startTestRedis, type SimulatorStack, type TestRedis } from '@hpns/testkit';
+import { outcomeChannel, pushQueueName, queuePrefix, type PushProducer } from '@hpns/queue';
+import { type SimulatorStack } from '@hpns/testkit';
 import {
   DeliveryLog,
   deviceFor,
   pushJob,
   spawnWorker,
+  startWorkerFixture,
   stopWorker,
-  workerEnv,
-  writeProxyConfig,
+  type WorkerFixture,
   type WorkerProcess,
 } from './support/worker-process';
 
@@ -34,44 +22,28 @@ const US = 'us' as Region;
 const JOBS = 10_000;
 
 describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
-  let dir: string;
-  let redis: TestRedis;
+  let fixture: WorkerFixture;
   let sims: SimulatorStack;
   let connection: Redis;
   let producer: PushProducer;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hpns-crash-'));
-    redis = await startTestRedis();
-    sims = await startSimulatorStack({
-      outputDir: dir,
-      latency: { p50Ms: 20, p99Ms: 40 },
-      captureLimit: 3 * JOBS,
+    fixture = await startWorkerFixture({
+      name: 'crash',
+      regions: [US],
+      sims: { latency: { p50Ms: 20, p99Ms: 40 }, captureLimit: 3 * JOBS },
     });
-    const keys = [{ id: 'k1', key: randomBytes(32) }];
-    const env = workerEnv({
-      region: US,
-      redisUrls: { [US]: redis.url },
-      sims,
-      configFile: writeProxyConfig(dir, sims),
-      keys,
-      hashKey: randomBytes(32),
-      concurrency: 100,
-    });
+    ({ sims } = fixture);
+    connection = fixture.connection(US);
+    producer = fixture.producer(US);
+    const env = fixture.env(US, { concurrency: 100 });
     workers.push(await spawnWorker(env), await spawnWorker(env));
-    connection = createProducerConnection({ url: redis.url });
-    await waitForReady(connection, 10_000);
-    producer = new PushProducer({ region: US, connection, cipher: createPayloadCipher(keys) });
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => stopWorker(w)));
-    await producer?.close();
-    connection?.disconnect();
-    await sims?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('delivers every push at least once and redelivers the killed worker’s jobs within 5 s', async () => {

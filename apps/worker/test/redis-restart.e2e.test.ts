@@ -1,25 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Redis } from 'ioredis';
 import { isHpnsError, type Region } from '@hpns/protocol';
-import {
-  createPayloadCipher,
-  createProducerConnection,
-  outcomeChannel,
-  PushProducer,
-  waitForReady,
-} from '@hpns/queue';
-import { startSimulatorStack, startTestRedis, type SimulatorStack, type TestRedis } from '@hpns/testkit';
+import { outcomeChannel, waitForReady, type PushProducer } from '@hpns/queue';
+import { type SimulatorStack, type TestRedis } from '@hpns/testkit';
 import {
   DeliveryLog,
   deviceFor,
   pushJob,
   spawnWorker,
+  startWorkerFixture,
   stopWorker,
-  workerEnv,
-  writeProxyConfig,
+  type WorkerFixture,
   type WorkerProcess,
 } from './support/worker-process';
 
@@ -34,7 +24,7 @@ const US = 'us' as Region;
 const ATTEMPTS = 4000;
 
 describe('Redis SIGKILLed and restarted with AOF on', () => {
-  let dir: string;
+  let fixture: WorkerFixture;
   let redis: TestRedis;
   let sims: SimulatorStack;
   let connection: Redis;
@@ -42,33 +32,22 @@ describe('Redis SIGKILLed and restarted with AOF on', () => {
   let worker: WorkerProcess | undefined;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hpns-aof-'));
-    redis = await startTestRedis({ appendOnly: true });
-    sims = await startSimulatorStack({ outputDir: dir, latency: { p50Ms: 5 }, captureLimit: 3 * ATTEMPTS });
-    const keys = [{ id: 'k1', key: randomBytes(32) }];
-    worker = await spawnWorker(
-      workerEnv({
-        region: US,
-        redisUrls: { [US]: redis.url },
-        sims,
-        configFile: writeProxyConfig(dir, sims),
-        keys,
-        hashKey: randomBytes(32),
-        concurrency: 50,
-      }),
-    );
-    connection = createProducerConnection({ url: redis.url });
-    await waitForReady(connection, 10_000);
-    producer = new PushProducer({ region: US, connection, cipher: createPayloadCipher(keys) });
+    fixture = await startWorkerFixture({
+      name: 'aof',
+      regions: [US],
+      redis: { appendOnly: true },
+      sims: { latency: { p50Ms: 5 }, captureLimit: 3 * ATTEMPTS },
+    });
+    ({ sims } = fixture);
+    redis = fixture.redis(US);
+    connection = fixture.connection(US);
+    producer = fixture.producer(US);
+    worker = await spawnWorker(fixture.env(US, { concurrency: 50 }));
   }, 60_000);
 
   afterAll(async () => {
     await stopWorker(worker);
-    await producer?.close();
-    connection?.disconnect();
-    await sims?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('loses no acknowledged push', async () => {

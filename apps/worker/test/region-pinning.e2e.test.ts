@@ -1,25 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import {
-  createPayloadCipher,
-  createProducerConnection,
-  outcomeChannel,
-  PushProducer,
-  waitForReady,
-} from '@hpns/queue';
-import { startSimulatorStack, startTestRedis, type SimulatorStack, type TestRedis } from '@hpns/testkit';
+import { outcomeChannel } from '@hpns/queue';
 import {
   DeliveryLog,
   deviceFor,
   pushJob,
   spawnWorker,
+  startWorkerFixture,
   stopWorker,
-  workerEnv,
-  writeProxyConfig,
+  type WorkerFixture,
   type WorkerProcess,
 } from './support/worker-process';
 
@@ -35,40 +24,23 @@ async function connectionsReceived(redis: Redis): Promise<number> {
 }
 
 describe('a DE worker with two Redis servers configured', () => {
-  let dir: string;
-  const redis: Partial<Record<Region, TestRedis>> = {};
-  const connection: Partial<Record<Region, Redis>> = {};
-  const producer: Partial<Record<Region, PushProducer>> = {};
-  let sims: SimulatorStack;
+  let fixture: WorkerFixture;
   let worker: WorkerProcess | undefined;
-  const keys = [{ id: 'k1', key: randomBytes(32) }];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hpns-pin-'));
-    for (const region of [US, DE]) {
-      const server = await startTestRedis();
-      redis[region] = server;
-      const c = createProducerConnection({ url: server.url });
-      await waitForReady(c, 10_000);
-      connection[region] = c;
-      producer[region] = new PushProducer({ region, connection: c, cipher: createPayloadCipher(keys) });
-    }
-    sims = await startSimulatorStack({ outputDir: dir });
+    fixture = await startWorkerFixture({ name: 'pin', regions: [US, DE] });
   }, 60_000);
 
   afterAll(async () => {
     await stopWorker(worker);
-    for (const region of [US, DE]) {
-      await producer[region]?.close();
-      connection[region]?.disconnect();
-      await redis[region]?.stop();
-    }
-    await sims?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it('delivers the DE queue and never opens a connection to the US Redis', async () => {
-    const us = connection[US] as Redis;
+    const { sims } = fixture;
+    const connection = (region: Region) => fixture.connection(region);
+    const producer = (region: Region) => fixture.producer(region);
+    const us = connection(US);
     const before = await connectionsReceived(us);
     const jobs = (region: Region, tag: string) =>
       Array.from({ length: 50 }, (_, i) => {
@@ -78,20 +50,12 @@ describe('a DE worker with two Redis servers configured', () => {
     const usJobs = jobs(US, 'u');
     const deJobs = jobs(DE, 'd');
     await Promise.all([
-      ...usJobs.map((j) => (producer[US] as PushProducer).enqueue(j)),
-      ...deJobs.map((j) => (producer[DE] as PushProducer).enqueue(j)),
+      ...usJobs.map((j) => producer(US).enqueue(j)),
+      ...deJobs.map((j) => producer(DE).enqueue(j)),
     ]);
 
-    worker = await spawnWorker(
-      workerEnv({
-        region: DE,
-        redisUrls: { [US]: (redis[US] as TestRedis).url, [DE]: (redis[DE] as TestRedis).url },
-        sims,
-        configFile: writeProxyConfig(dir, sims),
-        keys,
-        hashKey: randomBytes(32),
-      }),
-    );
+    // Told about both regions' Redis, as a shared configuration would.
+    worker = await spawnWorker(fixture.env(DE));
     const log = new DeliveryLog(sims);
     const deadline = Date.now() + 30_000;
     while (log.firstAt.size < deJobs.length && Date.now() < deadline) {
@@ -104,11 +68,11 @@ describe('a DE worker with two Redis servers configured', () => {
     // The US Redis saw no new connection at all, and its jobs are still waiting, untouched.
     expect(await connectionsReceived(us)).toBe(before);
     const waiting = await Promise.all(
-      (['apns', 'fcm'] as const).map((p) => (producer[US] as PushProducer).queue(p).getWaitingCount()),
+      (['apns', 'fcm'] as const).map((p) => producer(US).queue(p).getWaitingCount()),
     );
     expect(waiting.reduce((a, b) => a + b, 0)).toBe(usJobs.length);
     // The DE Redis did see the worker, by its connection name.
-    const clients = await (connection[DE] as Redis).client('LIST');
+    const clients = await connection(DE).client('LIST');
     expect(String(clients)).toContain('name=hpns-worker-de');
   }, 60_000);
 });

@@ -1,10 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type Redis } from 'ioredis';
 import { makePushNotification, type PushJob, type Region } from '@hpns/protocol';
-import { type PayloadKey } from '@hpns/queue';
-import { type SimulatorStack } from '@hpns/testkit';
+import {
+  createPayloadCipher,
+  createProducerConnection,
+  PushProducer,
+  waitForReady,
+  type PayloadKey,
+} from '@hpns/queue';
+import {
+  startSimulatorStack,
+  startTestRedis,
+  type SimulatorStack,
+  type SimulatorStackOptions,
+  type TestRedis,
+  type TestRedisOptions,
+} from '@hpns/testkit';
 
 /**
  * Real worker processes (apps/worker/dist/main.js, built by the jest global setup) for the tests that kill
@@ -211,4 +226,95 @@ export function deviceFor(provider: 'apns' | 'fcm', i: number, tag: string): str
   return provider === 'apns'
     ? Buffer.from(id).toString('hex').padEnd(64, '0').slice(0, 64)
     : `fcm-${id}:${'A'.repeat(140)}`;
+}
+
+export interface WorkerFixtureOptions {
+  /** Prefix of the temp dir (simulator keys, proxy config). */
+  name: string;
+  /** One test Redis and one producer per region. */
+  regions: readonly Region[];
+  redis?: TestRedisOptions;
+  sims?: Omit<SimulatorStackOptions, 'outputDir'>;
+}
+
+/**
+ * What every worker process test starts before its workers: a temp dir, a test Redis and a producer per
+ * region, the simulators, a proxy config, and the payload and token-hash keys the workers are given.
+ */
+export interface WorkerFixture {
+  readonly dir: string;
+  readonly sims: SimulatorStack;
+  /** The region's test Redis, producer connection and producer (throws for a region not started). */
+  redis(region: Region): TestRedis;
+  connection(region: Region): Redis;
+  producer(region: Region): PushProducer;
+  readonly configFile: string;
+  /** The environment of a worker of `region`; it is told about every region's Redis unless `redisUrls` is given. */
+  env(
+    region: Region,
+    options?: { concurrency?: number; redisUrls?: Partial<Record<Region, string>> },
+  ): NodeJS.ProcessEnv;
+  /** Closes producers, connections, Redis servers and simulators, and removes the dir (stop workers first). */
+  close(): Promise<void>;
+}
+
+function started<T>(byRegion: Partial<Record<Region, T>>, region: Region): T {
+  const value = byRegion[region];
+  if (value === undefined) throw new Error(`the fixture did not start region ${region}`);
+  return value;
+}
+
+export async function startWorkerFixture(options: WorkerFixtureOptions): Promise<WorkerFixture> {
+  const dir = mkdtempSync(join(tmpdir(), `hpns-${options.name}-`));
+  const keys = [{ id: 'k1', key: randomBytes(32) }];
+  const hashKey = randomBytes(32);
+  const redis: Partial<Record<Region, TestRedis>> = {};
+  const connection: Partial<Record<Region, Redis>> = {};
+  const producer: Partial<Record<Region, PushProducer>> = {};
+  let sims: SimulatorStack | undefined;
+  const close = async () => {
+    for (const region of options.regions) {
+      await producer[region]?.close();
+      connection[region]?.disconnect();
+      await redis[region]?.stop();
+    }
+    await sims?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const region of options.regions) {
+      const server = await startTestRedis(options.redis);
+      redis[region] = server;
+      const c = createProducerConnection({ url: server.url });
+      connection[region] = c;
+      await waitForReady(c, 10_000);
+      producer[region] = new PushProducer({ region, connection: c, cipher: createPayloadCipher(keys) });
+    }
+    const stack = await startSimulatorStack({ ...options.sims, outputDir: dir });
+    sims = stack;
+    const configFile = writeProxyConfig(dir, stack);
+    const allUrls = Object.fromEntries(options.regions.map((r) => [r, redis[r]!.url]));
+    return {
+      dir,
+      sims: stack,
+      redis: (region) => started(redis, region),
+      connection: (region) => started(connection, region),
+      producer: (region) => started(producer, region),
+      configFile,
+      env: (region, envOptions = {}) =>
+        workerEnv({
+          region,
+          redisUrls: envOptions.redisUrls ?? allUrls,
+          sims: stack,
+          configFile,
+          keys,
+          hashKey,
+          concurrency: envOptions.concurrency,
+        }),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
