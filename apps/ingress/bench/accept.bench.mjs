@@ -3,7 +3,7 @@
 // ingress (apps/ingress/dist/main.js, HPNS_WAIT_MS=0 so it answers as soon as the push is queued), the bare
 // baseline server, and autocannon as the load generator in this process.
 //
-//   npm run build && node apps/ingress/bench/accept.bench.mjs [--duration 10] [--connections 100]
+//   npm run build && node apps/ingress/bench/accept.bench.mjs [--duration 10] [--connections 100] [--rate N]
 //
 // Prints both results and the ratio. Numbers vary with the machine's load: compare the ratio, not absolutes.
 import { fork, spawn } from 'node:child_process';
@@ -26,6 +26,8 @@ const option = (name, fallback) => {
 };
 const duration = option('duration', 10);
 const connections = option('connections', 100);
+// --rate N offers N requests/s in all instead of a closed loop: CPU per request at a realistic load.
+const rate = option('rate', 0);
 
 async function waitFor(url) {
   for (let i = 0; i < 200; i++) {
@@ -82,6 +84,7 @@ async function load(url, label, pids) {
     connections,
     duration,
     pipelining: 1,
+    ...(rate > 0 ? { overallRate: rate } : {}),
     requests: [
       {
         setupRequest: (req) => ({ ...req, body: body(sequence++) }),
@@ -203,7 +206,9 @@ try {
   const adminPort = await freePort();
   // BENCH_INGRESS_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the ingress.
   const nodeArgs = (process.env.BENCH_INGRESS_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const ingress = spawn(process.execPath, [...nodeArgs, join(here, '..', 'dist', 'main.js')], {
+  // BENCH_INGRESS_MAIN runs another build of the ingress (an A/B comparison: a copy of dist/ from another commit).
+  const ingressMain = process.env.BENCH_INGRESS_MAIN ?? join(here, '..', 'dist', 'main.js');
+  const ingress = spawn(process.execPath, [...nodeArgs, ingressMain], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
