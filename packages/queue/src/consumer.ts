@@ -1,9 +1,15 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { isHpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import {
+  isHpnsError,
+  type ProviderKind,
+  type PushJob,
+  type PushJobRouting,
+  type Region,
+} from '@hpns/protocol';
 import { retryDelayMs, type BackoffOptions } from './backoff';
 import { pushQueueName, queuePrefix } from './names';
-import { type PayloadCipher, type SealedPushJob } from './payload-cipher';
+import { sealedRouting, type PayloadCipher, type SealedPushJob } from './payload-cipher';
 
 /** What the processor decided for one attempt of a push. */
 export type AttemptResult =
@@ -58,7 +64,7 @@ export interface PushConsumerOptions {
   onUnreadable?: (
     jobId: string | undefined,
     error: unknown,
-    routing: SealedPushJob['routing'] | undefined,
+    routing: PushJobRouting | undefined,
     final: boolean,
   ) => void;
 }
@@ -136,7 +142,7 @@ export class PushConsumer {
     } catch (error) {
       const keyMissing = isHpnsError(error, 'HPNS_PAYLOAD_KEY_MISSING');
       const final = !keyMissing || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      this.#options.onUnreadable?.(job.id, error, (job.data as Partial<SealedPushJob>).routing, final);
+      this.#options.onUnreadable?.(job.id, error, sealedRouting(job.data), final);
       if (!final) throw new RetryLaterError('payload_key_missing', 5000);
       await this.#scrub(job);
       throw new UnrecoverableError('unreadable');
@@ -162,8 +168,7 @@ export class PushConsumer {
 
   /** Never throws: a scrub that fails (Redis away) must not turn a final failure into a redelivery. */
   async #scrub(job: Job): Promise<void> {
-    const sealed = job.data as Partial<SealedPushJob>;
-    const routing = sealed.routing;
+    const routing = sealedRouting(job.data);
     const kept =
       routing === undefined
         ? {}

@@ -11,10 +11,13 @@ export { createOutcomeListener, OutcomeListener, publishOutcome, type OutcomeMes
 export {
   createPayloadCipher,
   type PayloadCipher,
+  type PackedRouting,
   type PayloadKey,
   type SealedPushJob,
+  ROUTING_FIELDS,
   SEALED_FIELDS,
   SEALED_JOB_VERSIONS,
+  sealedRouting,
 } from './payload-cipher';
 export { PushProducer, type EnqueueResult, type PushProducerOptions } from './producer';
 export {

@@ -1,7 +1,13 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import { isHpnsError, PUSH_NOTIFICATION_SCHEMA, type PushJob } from '@hpns/protocol';
-import { createPayloadCipher, SEALED_FIELDS, type SealedPushJob } from '@hpns/queue';
+import {
+  createPayloadCipher,
+  ROUTING_FIELDS,
+  SEALED_FIELDS,
+  sealedRouting,
+  type SealedPushJob,
+} from '@hpns/queue';
 import { KEY_A, KEY_B, makeJob } from './support';
 
 /** Seals arbitrary plaintext the way format `v` does (AAD = [v, key id, routing]), to test what open() accepts. */
@@ -18,7 +24,8 @@ describe('createPayloadCipher', () => {
     const cipher = createPayloadCipher([KEY_A]);
     const job = makeJob({ message: 'héllo 😄 wörld' });
     const sealed = cipher.seal(job);
-    expect(sealed.routing).toEqual(job.routing);
+    expect(sealed.v).toBe(3);
+    expect(sealedRouting(sealed)).toEqual(job.routing);
     expect(sealed.k).toBe('a');
     const stored = JSON.stringify(sealed);
     for (const secret of ['héllo', 'Town Square', 'alice', 'a'.repeat(64)])
@@ -55,11 +62,16 @@ describe('createPayloadCipher', () => {
   it('detects tampering with the ciphertext, the routing or the key id', () => {
     const cipher = createPayloadCipher([KEY_A, { id: 'z', key: KEY_A.key }], 'a');
     const sealed = cipher.seal(makeJob());
+    if (sealed.v !== 3) throw new Error('expected format 3');
     const flipped = Buffer.from(sealed.c, 'base64');
     flipped[20] = (flipped[20] as number) ^ 1;
+    const region = ROUTING_FIELDS.indexOf('region');
     const cases = [
       { ...sealed, c: flipped.toString('base64') },
-      { ...sealed, routing: { ...sealed.routing, region: 'de' } },
+      { ...sealed, r: sealed.r.map((value, i) => (i === region ? 'de' : value)) },
+      { ...sealed, r: [...sealed.r, 'extra'] },
+      { ...sealed, r: sealed.r.slice(0, 5) },
+      { ...sealed, r: { region: 'us' } },
       { ...sealed, k: 'z' },
       { ...sealed, c: 'AAAA' },
     ];
@@ -104,6 +116,67 @@ describe('createPayloadCipher', () => {
       'sound',
       'message',
     ]);
+  });
+
+  it('writes the routing as a positional array in an order that never changes, and reads any format', () => {
+    // Every field of PushJobRouting has a position (makeJob sets all but the optional replyTo).
+    const { routing } = makeJob();
+    expect([...ROUTING_FIELDS].sort()).toEqual([...Object.keys(routing), 'replyTo'].sort());
+    // Format 3 on disk: appending is fine, reordering is not (queued jobs would be misread).
+    expect(ROUTING_FIELDS).toEqual([
+      'requestId',
+      'replyTo',
+      'region',
+      'provider',
+      'targetType',
+      'transport',
+      'appVersion',
+      'pushType',
+      'acceptedAtMs',
+      'expiresAtMs',
+    ]);
+    const cipher = createPayloadCipher([KEY_A]);
+    const withReply = makeJob();
+    withReply.routing.replyTo = 'hpns:{outcomes-us}:ingress-1';
+    const sealed = cipher.seal(withReply);
+    expect(sealed).toMatchObject({
+      r: [
+        withReply.routing.requestId,
+        'hpns:{outcomes-us}:ingress-1',
+        'us',
+        'apns',
+        'apple_rn',
+        'standard',
+        2,
+        'message',
+        1_700_000_000_000,
+        1_700_000_030_000,
+      ],
+    });
+    expect(cipher.open(JSON.parse(JSON.stringify(sealed)) as SealedPushJob)).toEqual(withReply);
+    // No replyTo: null in the array, absent once opened.
+    const noReply = cipher.seal(makeJob());
+    expect(cipher.open(noReply).routing).not.toHaveProperty('replyTo');
+    // The routing of formats 1 and 2 (an object) and 3 (an array) reads the same; junk reads as undefined.
+    const v2 = sealRaw(2, withReply.routing, Buffer.from([0, ...Buffer.from('[7,"x"]')]));
+    expect(sealedRouting(v2)).toEqual(withReply.routing);
+    expect(sealedRouting(sealed)).toEqual(withReply.routing);
+    for (const junk of [undefined, null, 'x', {}, { v: 3, r: 'x' }, { v: 3, r: [1, 2] }])
+      expect(sealedRouting(junk)).toBeUndefined();
+    // About 120 bytes less of job data than the same job in format 2.
+    const v2Bytes = JSON.stringify({ v: 2, routing: withReply.routing, k: sealed.k, c: sealed.c }).length;
+    expect(v2Bytes - JSON.stringify(sealed).length).toBeGreaterThan(100);
+  });
+
+  it('opens a job sealed in format 2 (queued before an upgrade)', () => {
+    const job = makeJob({ message: 'sealed by the previous release' });
+    const pairs: unknown[] = [];
+    for (const [index, field] of SEALED_FIELDS.entries()) {
+      const value = job.content[field];
+      if (value !== '' && value !== 0 && value !== false) pairs.push(index, value);
+    }
+    const v2 = sealRaw(2, job.routing, Buffer.from([0, ...Buffer.from(JSON.stringify(pairs))]));
+    expect(createPayloadCipher([KEY_A]).open(v2)).toEqual(job);
   });
 
   it('opens a job sealed in format 1 (queued before an upgrade)', () => {
