@@ -10,6 +10,11 @@
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
+/** A breaker's name, and its `target` label in metrics: the provider and the configured target type. */
+export function circuitTarget(provider: string, targetType: string): string {
+  return `${provider}/${targetType}`;
+}
+
 export interface CircuitBreakerOptions {
   /** Rolling window over which the failure ratio is measured, in ms. Default 10000. */
   windowMs?: number;

@@ -22,6 +22,7 @@ import {
   summarizeConfig,
   type HpnsConfig,
 } from '@hpns/runtime';
+import { circuitTarget } from './circuit-breaker';
 import { createPushProcessor } from './processor';
 import { createProviders } from './providers';
 import { WorkerMetrics } from './worker-metrics';
@@ -72,6 +73,10 @@ export async function main(): Promise<void> {
   const metrics = new WorkerMetrics(registry, () => consumers.map((c) => c.queue), [
     ...config.apple.map((t) => t.type),
     ...config.android.map((t) => t.type),
+  ]);
+  metrics.circuitsClosed([
+    ...(providers.apns === undefined ? [] : config.apple.map((t) => circuitTarget('apns', t.type))),
+    ...(providers.fcm === undefined ? [] : config.android.map((t) => circuitTarget('fcm', t.type))),
   ]);
   const processor = createPushProcessor({
     providers,

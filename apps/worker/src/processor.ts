@@ -8,7 +8,12 @@ import {
   type PushProcessor,
 } from '@hpns/queue';
 import { type Logger } from '@hpns/runtime';
-import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker';
+import {
+  CircuitBreaker,
+  circuitTarget,
+  type CircuitBreakerOptions,
+  type CircuitState,
+} from './circuit-breaker';
 import { decideAttempt, EXPIRED, type AttemptDecision } from './outcome-policy';
 
 export interface PushProcessorDeps {
@@ -100,7 +105,7 @@ export function createPushProcessor(deps: PushProcessorDeps): PushProcessor {
     const provider = deps.providers[routing.provider];
     if (provider === undefined) throw new Error(`no ${routing.provider} provider in this worker`);
 
-    const target = `${routing.provider}/${routing.targetType}`;
+    const target = circuitTarget(routing.provider, routing.targetType);
     const breaker = breakerFor(target);
     const waitMs = breaker.acquire();
     if (waitMs > 0) {

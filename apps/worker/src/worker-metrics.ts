@@ -104,6 +104,14 @@ export class WorkerMetrics {
     }
   }
 
+  /**
+   * Reports every breaker this worker can have as closed before any push went through it, so that the series
+   * exist from the start (a dashboard or an alert on `hpns_worker_circuit_state` sees 0, not "no data").
+   */
+  circuitsClosed(targets: readonly string[]): void {
+    for (const target of targets) this.#circuit.set({ target }, CIRCUIT_VALUE.closed);
+  }
+
   circuit(target: string, state: CircuitState): void {
     this.#circuit.set({ target }, CIRCUIT_VALUE[state]);
   }

@@ -66,3 +66,22 @@ describe('WorkerMetrics.decision', () => {
     expect(endToEnd['hpns_push_accept_to_provider_seconds_sum{provider=apns}']).toBeCloseTo(0.5 + 1 + 0.1);
   });
 });
+
+describe('WorkerMetrics.circuit', () => {
+  it('has a closed series for every breaker from the start, then follows state changes', async () => {
+    const registry = new Registry();
+    const metrics = new WorkerMetrics(registry, () => [], ['apple_rn', 'android_rn']);
+    expect(await values(registry, 'hpns_worker_circuit_state')).toEqual({});
+    metrics.circuitsClosed(['apns/apple_rn', 'fcm/android_rn']);
+    expect(await values(registry, 'hpns_worker_circuit_state')).toEqual({
+      'hpns_worker_circuit_state{target=apns/apple_rn}': 0,
+      'hpns_worker_circuit_state{target=fcm/android_rn}': 0,
+    });
+    metrics.circuit('apns/apple_rn', 'open');
+    metrics.circuit('fcm/android_rn', 'half_open');
+    expect(await values(registry, 'hpns_worker_circuit_state')).toEqual({
+      'hpns_worker_circuit_state{target=apns/apple_rn}': 2,
+      'hpns_worker_circuit_state{target=fcm/android_rn}': 1,
+    });
+  });
+});
