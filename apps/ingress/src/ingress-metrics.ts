@@ -22,7 +22,7 @@ export class IngressMetrics {
     this.#regions = new Set(regions);
     this.#results = new Counter({
       name: 'hpns_ingress_requests_total',
-      help: 'API requests by endpoint, result (ok, remove, fail, remove_cached, rate_limited, not_registered, wrong_region, region_not_served, unavailable) and region.',
+      help: 'API requests by endpoint, result (ok, remove, fail, remove_cached, rate_limited, not_registered, wrong_region, region_not_served, unavailable, internal_error) and region.',
       labelNames: ['endpoint', 'result', 'region'],
       registers: [registry],
     });

@@ -94,15 +94,18 @@ export class PushApi {
     try {
       return await this.#accept(request, host, route, mode);
     } catch (error) {
+      // The Mattermost server gets the same retryable FAIL either way; the metric tells Redis trouble
+      // (`unavailable`, an operations matter) from a bug of ours (`internal_error`).
       if (isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')) {
         this.#options.logger.warn(
           { event: 'send_push.unavailable', err: error },
           'send_push refused: Redis unavailable',
         );
+        metrics.result('send_push', 'unavailable');
       } else {
         this.#options.logger.error({ event: 'send_push.internal_error', err: error }, 'send_push failed');
+        metrics.result('send_push', 'internal_error');
       }
-      metrics.result('send_push', 'unavailable');
       return fail(FAIL_TEXTS.unavailable);
     }
   }

@@ -142,6 +142,30 @@ describe('ingress send_push (one region, open listener)', () => {
   });
 });
 
+describe('ingress send_push on an internal error', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // A tenant lookup that fails with something other than Redis being away: a bug, not an outage.
+    h = await startHarness({
+      listeners: ['hpns'],
+      api: {
+        tenants: {
+          find: () => Promise.reject(new TypeError('tenant record is not an object')),
+        },
+      },
+    });
+  });
+  afterAll(() => h.close(), 30_000);
+
+  it('answers the retryable FAIL and counts internal_error, not unavailable', async () => {
+    const res = await post(`${h.url()}/api/v1/send_push`, pushBody());
+    expect(res.body).toBe('{"error":"Push service temporarily unavailable, please retry","status":"FAIL"}\n');
+    const samples = (await h.registry.getSingleMetric('hpns_ingress_requests_total')?.get())?.values ?? [];
+    const results = samples.filter((s) => s.labels.endpoint === 'send_push').map((s) => s.labels.result);
+    expect(results).toEqual(['internal_error']);
+  });
+});
+
 describe('ingress ack', () => {
   let h: Harness;
   beforeAll(async () => {
