@@ -323,6 +323,28 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
     }
   });
 
+  it('passes the private CA of a rediss: Redis to both Deployments only when secrets.keys.redisCa names it', () => {
+    const envOf = (docs: Manifest[], component: string) =>
+      docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === `hpns-us-${component}`)?.data ?? {};
+    const run = helm([
+      'template',
+      'hpns-us',
+      '.',
+      '--namespace',
+      'hpns-us',
+      '-f',
+      'values-us.yaml',
+      '--set',
+      [...APPLE_IDS(regionValues['us']), 'secrets.keys.redisCa=redis-ca.pem'].join(','),
+    ]);
+    expect(run.status).toBe(0);
+    const docs = readYamlStream(run.stdout) as Manifest[];
+    for (const component of ['ingress', 'worker']) {
+      expect(envOf(docs, component)['HPNS_REDIS_CA_FILE']).toBe('/etc/hpns/secrets/redis-ca.pem');
+      expect(envOf(rendered['us'] ?? [], component)).not.toHaveProperty('HPNS_REDIS_CA_FILE');
+    }
+  });
+
   it.each(REGIONS)(
     'region %s: the rendered environment and files load with loadConfig, pinned to the region',
     (region) => {

@@ -91,8 +91,10 @@ export async function main(): Promise<void> {
   }[] = [];
   for (const region of config.regions) {
     const url = config.redis[region]?.url.reveal() as string;
+    const ca = config.redis[region]?.caPem;
     const producerConnection = createProducerConnection({
       url,
+      ca,
       connectionName: `hpns-ingress-${region}-${instanceId}`,
     });
     // The per-request reads and writes (dead tokens, rate limits, tenants, acks) get a connection of their own.
@@ -101,10 +103,12 @@ export async function main(): Promise<void> {
     // commands, one per event-loop turn, would pay that on every turn.
     const lookups = createProducerConnection({
       url,
+      ca,
       connectionName: `hpns-ingress-lookup-${region}-${instanceId}`,
     });
     const subscriber = createWorkerConnection({
       url,
+      ca,
       connectionName: `hpns-ingress-sub-${region}-${instanceId}`,
     });
     producerConnection.on('error', (err) =>

@@ -52,7 +52,11 @@ export async function main(): Promise<void> {
   const hashKey = tokenHashKeyOf(config, keys, logger);
   // Only this region's Redis: a worker never holds a connection to another region (data residency).
   const url = config.redis[region]?.url.reveal() as string;
-  const connection = createWorkerConnection({ url, connectionName: `hpns-worker-${region}` });
+  const connection = createWorkerConnection({
+    url,
+    ca: config.redis[region]?.caPem,
+    connectionName: `hpns-worker-${region}`,
+  });
   // The worker connection's settings, plus auto-pipelining: the outcome PUBLISH, ack SET and dead-token SET of
   // every job that finishes in one event-loop turn go to Redis in one write instead of one write (a syscall
   // here, a read event in Redis) per command. Only plain commands use this connection; BullMQ's own connection

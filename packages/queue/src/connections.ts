@@ -20,7 +20,9 @@ export interface ConnectionOptions {
   connectionName?: string;
   /** Connect timeout in ms. Default 5000. */
   connectTimeoutMs?: number;
-  /** Extra TLS options for `rediss:` (a private CA, say). */
+  /** CA certificates (PEM) trusted for `rediss:` instead of Node's default roots (a private CA). */
+  ca?: string;
+  /** Extra TLS options for `rediss:`. */
   tls?: RedisOptions['tls'];
 }
 
@@ -29,7 +31,15 @@ function baseOptions(options: ConnectionOptions): RedisOptions {
   return {
     connectionName: options.connectionName,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    ...(url.protocol === 'rediss:' ? { tls: { servername: url.hostname, ...options.tls } } : {}),
+    ...(url.protocol === 'rediss:'
+      ? {
+          tls: {
+            servername: url.hostname,
+            ...(options.ca === undefined ? {} : { ca: options.ca }),
+            ...options.tls,
+          },
+        }
+      : {}),
   };
 }
 

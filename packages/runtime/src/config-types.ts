@@ -42,6 +42,11 @@ export interface RedisRegionConfig {
   readonly url: Secret<string>;
   /** The URL with its password removed, for logs. */
   readonly displayUrl: string;
+  /**
+   * CA certificates (PEM) trusted for a `rediss:` URL instead of Node's default roots (`HPNS_REDIS_CA_FILE`: a
+   * Redis with a certificate of a private CA); undefined for `redis:` URLs and when not set.
+   */
+  readonly caPem: string | undefined;
 }
 
 export interface ThrottleConfig {

@@ -36,6 +36,7 @@ export const CONFIG_ENV_VARS = [
   'HPNS_ADMIN_LISTEN_ADDRESS',
   'HPNS_REGIONS',
   'HPNS_REDIS_URL',
+  'HPNS_REDIS_CA_FILE',
   'HPNS_SEND_TIMEOUT_SEC',
   'HPNS_RETRY_TIMEOUT_SEC',
   'HPNS_THROTTLE_PER_SEC',
@@ -128,6 +129,12 @@ function redisSettings(
       'HPNS_REDIS_URL is for single-region setups; set HPNS_REDIS_URL_<REGION> for each region',
     );
   }
+  const caFile = readEnvSetting(env, files, issues, 'HPNS_REDIS_CA_FILE');
+  const caPem =
+    caFile === undefined ? undefined : readConfigFile(files, issues, 'HPNS_REDIS_CA_FILE', caFile);
+  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
+    issues.problems.push(`HPNS_REDIS_CA_FILE ${JSON.stringify(caFile)} holds no PEM certificate`);
+  }
   const redis: Record<string, RedisRegionConfig> = {};
   for (const region of regions) {
     const name = `HPNS_REDIS_URL_${region.toUpperCase()}`;
@@ -152,7 +159,14 @@ function redisSettings(
     if (url.protocol === 'redis:' && !loopback) {
       issues.warnings.push(`${name}: plain redis: to ${url.hostname}; use rediss: (TLS) off the local host`);
     }
-    redis[region] = { url: new Secret(url.href), displayUrl: redactRedisUrl(url) };
+    redis[region] = {
+      url: new Secret(url.href),
+      displayUrl: redactRedisUrl(url),
+      caPem: url.protocol === 'rediss:' ? caPem : undefined,
+    };
+  }
+  if (caPem !== undefined && !Object.values(redis).some((r) => r.caPem !== undefined)) {
+    issues.warnings.push('HPNS_REDIS_CA_FILE is set but no Redis URL is rediss: (TLS); it is not used');
   }
   return redis;
 }

@@ -215,6 +215,30 @@ describe('loadConfig', () => {
     expect(config.currentPayloadKeyId).toBe('k2');
   });
 
+  it('trusts the CA of HPNS_REDIS_CA_FILE for rediss: URLs only, and checks the file', () => {
+    const { config } = load(
+      {},
+      {
+        HPNS_REGIONS: 'us,de',
+        HPNS_REDIS_URL_US: 'redis://127.0.0.1:7001',
+        HPNS_REDIS_URL_DE: 'rediss://redis-de.internal:6380',
+        HPNS_REDIS_CA_FILE: '/certs/apple.pem',
+      },
+    );
+    expect(config.redis['de']?.caPem).toContain('-----BEGIN CERTIFICATE-----');
+    expect(config.redis['us']?.caPem).toBeUndefined();
+    // Set, but no rediss: URL to use it for: a warning, not an error.
+    expect(load({}, { HPNS_REDIS_CA_FILE: '/certs/apple.pem' }).warnings).toContain(
+      'HPNS_REDIS_CA_FILE is set but no Redis URL is rediss: (TLS); it is not used',
+    );
+    expect(problemsOf(loadError({}, { HPNS_REDIS_CA_FILE: '/etc/hpns/push.json' }))).toEqual([
+      'HPNS_REDIS_CA_FILE "/etc/hpns/push.json" holds no PEM certificate',
+    ]);
+    expect(problemsOf(loadError({}, { HPNS_REDIS_CA_FILE: '/certs/missing.pem' }))).toEqual([
+      expect.stringContaining('HPNS_REDIS_CA_FILE'),
+    ]);
+  });
+
   it('reads secrets from *_FILE variables and refuses both forms at once', () => {
     const files = { '/run/secrets/keys': `k1:${PAYLOAD_KEY}\n`, '/run/secrets/pw': `${CERT_PASSWORD}-env\n` };
     const { config } = load(

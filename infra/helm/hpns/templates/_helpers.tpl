@@ -111,6 +111,9 @@ HPNS_PUSH_TTL_SEC: {{ .Values.config.pushTtlSec | quote }}
 {{ printf "HPNS_REDIS_URL_%s_FILE" (upper $region) }}: {{ printf "%s/%s" $dir .Values.secrets.keys.redisUrl | quote }}
 HPNS_PAYLOAD_KEYS_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.payloadKeys | quote }}
 HPNS_TOKEN_HASH_KEY_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.tokenHashKey | quote }}
+{{- with .Values.secrets.keys.redisCa }}
+HPNS_REDIS_CA_FILE: {{ printf "%s/%s" $dir . | quote }}
+{{- end }}
 {{- with .Values.config.payloadKeyId }}
 HPNS_PAYLOAD_KEY_ID: {{ . | quote }}
 {{- end }}
