@@ -173,7 +173,11 @@ type PodSpec = {
   terminationGracePeriodSeconds: number;
   securityContext: Record<string, unknown>;
   containers: Container[];
-  volumes: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+  volumes: {
+    name: string;
+    secret?: { secretName: string; items?: { key: string; path: string }[] };
+    configMap?: { name: string };
+  }[];
 };
 const pod = (d: Manifest) =>
   (d.spec as { template: { spec: PodSpec; metadata: { labels: Record<string, string> } } }).template;
@@ -359,15 +363,39 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
         const paths = [...Object.values(env), proxyConfig ?? ''].flatMap((text) =>
           [...text.matchAll(/(\/etc\/hpns\/secrets\/[A-Za-z0-9._-]+)/g)].map((m) => m[1] as string),
         );
+        // The files the pod really has: the ingress mounts only some keys of the Secret (no provider key).
+        const deployment = docs.find(
+          (d) => d.kind === 'Deployment' && d.metadata.name === `hpns-${region}-${component}`,
+        );
+        const volume =
+          deployment === undefined
+            ? undefined
+            : pod(deployment).spec.volumes.find((v) => v.name === 'secrets');
+        const items = volume?.secret?.items?.map((item) => `/etc/hpns/secrets/${item.path}`);
+        if (component === 'ingress') {
+          expect(items?.map((path) => path.split('/').pop()).sort()).toEqual([
+            'payload-keys',
+            'redis-url',
+            'token-hash-key',
+          ]);
+        } else expect(items).toBeUndefined();
+        const mounted = items === undefined ? paths : paths.filter((path) => items.includes(path));
         const files = filesFrom({
           '/etc/hpns/config/mattermost-push-proxy.json': proxyConfig ?? '',
-          ...Object.fromEntries(paths.map((path) => [path, fakeSecret(path)])),
+          ...Object.fromEntries(mounted.map((path) => [path, fakeSecret(path)])),
         });
-        const { config, warnings } = loadConfig(env, files);
+        const { config, warnings } = loadConfig(env, files, { credentials: component === 'worker' });
         expect(warnings.filter((w) => w.includes('unknown environment variable'))).toEqual([]);
         expect(config.regions).toEqual([region]);
         expect(Object.keys(config.redis)).toEqual([region]);
-        expect(config.apple.map((t) => t.type)).toEqual(['apple_rn', 'apple_rnbeta']);
+        expect(config.targets.map((t) => t.type)).toEqual([
+          'apple_rn',
+          'apple_rnbeta',
+          'android_rn',
+          'android_rnbeta',
+        ]);
+        if (component === 'worker')
+          expect(config.apple.map((t) => t.type)).toEqual(['apple_rn', 'apple_rnbeta']);
         if (component === 'worker') expect(config.worker.region).toBe(region);
         // Nothing of the other region's Redis or Secret.
         const other = region === 'us' ? 'de' : 'us';

@@ -169,7 +169,8 @@ async function queueFloor(redisUrl, redisPid) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'hpns-bench-'));
-// A target needs a readable key file; the benchmark never reaches APNs, so a fresh key will do.
+// The ingress reads no provider key (it never calls a provider); a fresh key is written anyway, so that builds
+// from before that change (BENCH_INGRESS_MAIN) start too.
 const p8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
   type: 'pkcs8',
   format: 'pem',

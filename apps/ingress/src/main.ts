@@ -60,7 +60,9 @@ export async function main(): Promise<void> {
   let config: HpnsConfig;
   let warnings: readonly string[];
   try {
-    ({ config, warnings } = loadConfig(process.env, nodeConfigFiles));
+    // The ingress never calls a provider: it reads the targets' types, not their keys (which need not be
+    // mounted into it).
+    ({ config, warnings } = loadConfig(process.env, nodeConfigFiles, { credentials: false }));
   } catch (error) {
     if (isHpnsError(error, 'HPNS_CONFIG_INVALID')) {
       process.stderr.write(`hpns ingress: ${error.message}\n`);
@@ -133,10 +135,7 @@ export async function main(): Promise<void> {
   const first = connections[0]?.lookups;
   if (first === undefined) throw new Error('no region configured');
 
-  const targets = new Map<string, 'apns' | 'fcm'>([
-    ...config.apple.map((t) => [t.type, 'apns'] as const),
-    ...config.android.map((t) => [t.type, 'fcm'] as const),
-  ]);
+  const targets = new Map(config.targets.map((t) => [t.type, t.provider]));
   const api = new PushApi({
     regions,
     routing: {

@@ -20,6 +20,7 @@ export function summarizeConfig(config: HpnsConfig): Record<string, unknown> {
     redis: Object.fromEntries(
       Object.entries(config.redis).map(([region, redis]) => [region, redis.displayUrl]),
     ),
+    targets: config.targets.map((target) => `${target.type}:${target.provider}`),
     apple: config.apple.map((target) => ({
       type: target.type,
       topic: target.topic,

@@ -5,7 +5,13 @@ import {
   type ConfigFiles,
   type ConfigIssues,
 } from './config-env';
-import { Secret, type AndroidTargetConfig, type AppleAuth, type AppleTargetConfig } from './config-types';
+import {
+  Secret,
+  type AndroidTargetConfig,
+  type AppleAuth,
+  type AppleTargetConfig,
+  type TargetConfig,
+} from './config-types';
 import { type AndroidProxySettings, type AppleProxySettings } from './proxy-config-file';
 
 /** Google's OAuth token endpoint, used when a service-account file names none. */
@@ -105,13 +111,19 @@ function appleAuth(
   return undefined;
 }
 
-/** Validates the `ApplePushSettings` entries and reads their key or certificate files. */
+/**
+ * Validates the `ApplePushSettings` entries and reads their key or certificate files. Without `credentials`
+ * (a process that never calls APNs) only the entries are checked: no key file is read, and no target with
+ * credentials is returned; the types are added to `types` either way.
+ */
 export function appleTargets(
   entries: readonly AppleProxySettings[],
   seen: Set<string>,
   env: ConfigEnv,
   files: ConfigFiles,
   issues: ConfigIssues,
+  types: TargetConfig[],
+  credentials = true,
 ): AppleTargetConfig[] {
   const targets: AppleTargetConfig[] = [];
   entries.forEach((entry, index) => {
@@ -119,6 +131,16 @@ export function appleTargets(
     const typeOk = checkType(issues, where, entry.Type, seen);
     if (entry.ApplePushTopic === '')
       issues.problems.push(`${where}: ApplePushTopic (the app's bundle id) is required`);
+    if (!credentials) {
+      if (entry.AppleAuthKeyFile === '' && entry.ApplePushCertPrivate === '') {
+        issues.problems.push(
+          `${where}: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)`,
+        );
+      } else if (typeOk && entry.ApplePushTopic !== '') {
+        types.push({ type: entry.Type, provider: 'apns' });
+      }
+      return;
+    }
     const auth = appleAuth(entry, where, env, files, issues);
     if (typeOk && auth !== undefined && entry.ApplePushTopic !== '') {
       targets.push({
@@ -127,6 +149,7 @@ export function appleTargets(
         useDevelopment: entry.ApplePushUseDevelopment,
         auth,
       });
+      types.push({ type: entry.Type, provider: 'apns' });
     }
   });
   return targets;
@@ -179,12 +202,14 @@ function serviceAccount(
   };
 }
 
-/** Validates the `AndroidPushSettings` entries and reads their service-account files. */
+/** Validates the `AndroidPushSettings` entries and reads their service-account files (see appleTargets). */
 export function androidTargets(
   entries: readonly AndroidProxySettings[],
   seen: Set<string>,
   files: ConfigFiles,
   issues: ConfigIssues,
+  types: TargetConfig[],
+  credentials = true,
 ): AndroidTargetConfig[] {
   const targets: AndroidTargetConfig[] = [];
   entries.forEach((entry, index) => {
@@ -199,11 +224,16 @@ export function androidTargets(
       issues.problems.push(`${where}: ServiceFileLocation (the Google service-account JSON) is required`);
       return;
     }
+    if (!credentials) {
+      if (typeOk) types.push({ type: entry.Type, provider: 'fcm' });
+      return;
+    }
     const text = readConfigFile(files, issues, `${where}: ServiceFileLocation`, entry.ServiceFileLocation);
     const account =
       text === undefined ? undefined : serviceAccount(where, entry.ServiceFileLocation, text, issues);
     if (typeOk && account !== undefined) {
       targets.push({ type: entry.Type, serviceFile: entry.ServiceFileLocation, ...account });
+      types.push({ type: entry.Type, provider: 'fcm' });
     }
   });
   return targets;

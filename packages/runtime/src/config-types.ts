@@ -16,9 +16,14 @@ export interface HpnsConfig extends ServiceConfig {
   readonly regions: readonly Region[];
   /** One Redis per region; the key set equals `regions`. */
   readonly redis: Readonly<Record<string, RedisRegionConfig>>;
-  /** APNs targets keyed by platform type (e.g. `apple_rn`), in file order. */
+  /** Every configured platform type and the provider that delivers it (Apple's first, in file order). */
+  readonly targets: readonly TargetConfig[];
+  /**
+   * APNs targets keyed by platform type (e.g. `apple_rn`), in file order, with their credentials. Empty when
+   * the config was loaded without credentials (`loadConfig(…, { credentials: false })`, the ingress).
+   */
   readonly apple: readonly AppleTargetConfig[];
-  /** FCM targets keyed by platform type (e.g. `android_rn`), in file order. */
+  /** FCM targets keyed by platform type (e.g. `android_rn`), in file order; empty without credentials. */
   readonly android: readonly AndroidTargetConfig[];
   /** The proxy's `SendTimeoutSec` (0 → 30) in milliseconds: the bound of one whole delivery attempt. */
   readonly sendTimeoutMs: number;
@@ -85,6 +90,12 @@ export type AppleAuth =
       /** `ApplePushCertPassword`; empty when the key is not encrypted. */
       readonly password: Secret<string>;
     };
+
+/** A configured platform type, without its credentials. */
+export interface TargetConfig {
+  readonly type: string;
+  readonly provider: 'apns' | 'fcm';
+}
 
 export interface AppleTargetConfig {
   /** Platform type the Mattermost server sends (`apple_rn`, `apple_rnbeta`, …). */

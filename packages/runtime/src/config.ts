@@ -16,6 +16,7 @@ import {
   type LogLevel,
   type PayloadKeyConfig,
   type RedisRegionConfig,
+  type TargetConfig,
 } from './config-types';
 import { readProxyConfigFile, type ProxyFileSettings } from './proxy-config-file';
 import { readServiceSettings, SERVICE_ENV_VARS } from './config-service';
@@ -224,7 +225,20 @@ function addressSetting(issues: ConfigIssues, name: string, value: string): stri
  * @throws HpnsError HPNS_CONFIG_INVALID, whose message lists every problem (never a secret value) and whose
  *   `details.problems` holds them as an array.
  */
-export function loadConfig(env: ConfigEnv, files: ConfigFiles): LoadedConfig {
+export interface LoadConfigOptions {
+  /**
+   * Read and check the provider credentials (APNs keys and certificates, FCM service accounts). Default true.
+   * false for a process that never calls a provider (the ingress): only the targets' types and providers are
+   * loaded (`config.targets`), `apple` and `android` are empty, and the key files need not be there.
+   */
+  credentials?: boolean;
+}
+
+export function loadConfig(
+  env: ConfigEnv,
+  files: ConfigFiles,
+  options: LoadConfigOptions = {},
+): LoadedConfig {
   const issues: ConfigIssues = { problems: [], warnings: [] };
   warnUnknownEnv(env, issues);
 
@@ -259,8 +273,10 @@ export function loadConfig(env: ConfigEnv, files: ConfigFiles): LoadedConfig {
   const redis = redisSettings(env, files, issues, regions);
 
   const seenTypes = new Set<string>();
-  const apple = appleTargets(file.ApplePushSettings, seenTypes, env, files, issues);
-  const android = androidTargets(file.AndroidPushSettings, seenTypes, files, issues);
+  const targets: TargetConfig[] = [];
+  const credentials = options.credentials ?? true;
+  const apple = appleTargets(file.ApplePushSettings, seenTypes, env, files, issues, targets, credentials);
+  const android = androidTargets(file.AndroidPushSettings, seenTypes, files, issues, targets, credentials);
   if (file.ApplePushSettings.length + file.AndroidPushSettings.length === 0) {
     issues.warnings.push(
       'no ApplePushSettings or AndroidPushSettings: every send_push will fail as unknown platform',
@@ -339,6 +355,7 @@ export function loadConfig(env: ConfigEnv, files: ConfigFiles): LoadedConfig {
     adminListenAddress,
     regions,
     redis,
+    targets,
     apple,
     android,
     sendTimeoutMs: sendTimeoutSec * 1000,

@@ -1,5 +1,11 @@
 export { AdminServer, createAdminServer, type AdminServerOptions, type ReadinessCheck } from './admin-server';
-export { CONFIG_ENV_VARS, loadConfig, redactRedisUrl, type LoadedConfig } from './config';
+export {
+  CONFIG_ENV_VARS,
+  loadConfig,
+  redactRedisUrl,
+  type LoadConfigOptions,
+  type LoadedConfig,
+} from './config';
 export { parseListenAddress, type ConfigEnv, type ConfigFiles } from './config-env';
 export { nodeConfigFiles, summarizeConfig, tokenHashKeyOf } from './config-summary';
 export { appleCertPasswordEnvName, GOOGLE_TOKEN_URI } from './config-targets';
@@ -13,6 +19,7 @@ export {
   type LogLevel,
   type PayloadKeyConfig,
   type RedisRegionConfig,
+  type TargetConfig,
   type ThrottleConfig,
 } from './config-types';
 export {

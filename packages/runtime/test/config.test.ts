@@ -215,6 +215,50 @@ describe('loadConfig', () => {
     expect(config.currentPayloadKeyId).toBe('k2');
   });
 
+  it('loads the targets without their credentials for a process that calls no provider (the ingress)', () => {
+    const env = { HPNS_CONFIG_FILE: '/etc/hpns/push.json', HPNS_PAYLOAD_KEYS: `k0:${PAYLOAD_KEY}` };
+    // Only the proxy config file exists: no key, certificate or service-account file.
+    const files = memoryFiles({ '/etc/hpns/push.json': JSON.stringify(SAMPLE) });
+    const { config } = loadConfig(env, files, { credentials: false });
+    expect(config.targets).toEqual([
+      { type: 'apple', provider: 'apns' },
+      { type: 'apple_rn', provider: 'apns' },
+      { type: 'android', provider: 'fcm' },
+      { type: 'android_rn', provider: 'fcm' },
+    ]);
+    expect(config.apple).toEqual([]);
+    expect(config.android).toEqual([]);
+    expect(summarizeConfig(config)['targets']).toEqual([
+      'apple:apns',
+      'apple_rn:apns',
+      'android:fcm',
+      'android_rn:fcm',
+    ]);
+    // With credentials (a worker), the same files are missing.
+    expect(() => loadConfig(env, files)).toThrow(/AppleAuthKeyFile: cannot read "\/certs\/AuthKey_ABC123DEFG.p8" \(no such file\)/);
+    // The same targets either way, when the files are there.
+    expect(load(SAMPLE).config.targets).toEqual(config.targets);
+    // The entries themselves are still checked: a type twice, no topic, no credentials named at all.
+    const broken = {
+      ApplePushSettings: [
+        { ...SAMPLE.ApplePushSettings[1], ApplePushTopic: '' },
+        { ...SAMPLE.ApplePushSettings[1], AppleAuthKeyFile: '', Type: 'apple_x' },
+      ],
+      AndroidPushSettings: [SAMPLE.AndroidPushSettings[0], SAMPLE.AndroidPushSettings[0]],
+    };
+    let problems: string[] = [];
+    try {
+      loadConfig(env, memoryFiles({ '/etc/hpns/push.json': JSON.stringify(broken) }), { credentials: false });
+    } catch (error) {
+      problems = problemsOf(error as HpnsError);
+    }
+    expect(problems).toEqual([
+      "ApplePushSettings[0]: ApplePushTopic (the app's bundle id) is required",
+      'ApplePushSettings[1]: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)',
+      'AndroidPushSettings[1]: Type "android" is configured more than once',
+    ]);
+  });
+
   it('trusts the CA of HPNS_REDIS_CA_FILE for rediss: URLs only, and checks the file', () => {
     const { config } = load(
       {},

@@ -117,6 +117,11 @@ HPNS_REDIS_CA_FILE: {{ printf "%s/%s" $dir . | quote }}
 {{- with .Values.config.payloadKeyId }}
 HPNS_PAYLOAD_KEY_ID: {{ . | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* Environment of the workers only: what reaches provider credentials (the ingress reads none). */}}
+{{- define "hpns.credentialsEnv" -}}
+{{- $dir := .Values.secrets.mountPath -}}
 {{- range .Values.providers.apple }}
 {{- if and .certSecretKey .certPasswordSecretKey }}
 {{ printf "HPNS_APPLE_CERT_PASSWORD_%s_FILE" (upper .type) }}: {{ printf "%s/%s" $dir .certPasswordSecretKey | quote }}
@@ -149,14 +154,24 @@ readinessProbe:
 {{- end -}}
 
 {{/* Volumes of both Pods: the Secret (files), the proxy config, and a small writable /tmp. */}}
+{{/* Volumes of a Deployment; called with (dict "root" . "component" "ingress"|"worker"). */}}
 {{- define "hpns.volumes" -}}
+{{- $keys := .root.Values.secrets.keys -}}
 - name: secrets
   secret:
-    secretName: {{ include "hpns.secretName" . }}
+    secretName: {{ include "hpns.secretName" .root }}
     defaultMode: 288 # 0440: owner and group (fsGroup) read
+    {{- if eq .component "ingress" }}
+    # The ingress never calls a provider: it gets the keys it reads, and no APNs or FCM credential.
+    items:
+      {{- range compact (list $keys.redisUrl $keys.payloadKeys $keys.tokenHashKey $keys.redisCa) }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+    {{- end }}
 - name: proxy-config
   configMap:
-    name: {{ include "hpns.fullname" . }}-proxy-config
+    name: {{ include "hpns.fullname" .root }}-proxy-config
 - name: tmp
   emptyDir:
     medium: Memory
