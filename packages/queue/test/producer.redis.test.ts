@@ -7,6 +7,7 @@ import {
   createWorkerConnection,
   outcomeChannel,
   publishOutcome,
+  type OutcomeListener,
   PushProducer,
   pushQueueName,
   queuePrefix,
@@ -142,6 +143,43 @@ describe('OutcomeListener', () => {
     } finally {
       await listener.close();
       subscriber.disconnect();
+      publisher.disconnect();
+    }
+  });
+
+  it('is subscribed when created on a connection between connect and ready (the ingress at start-up)', async () => {
+    // A SUBSCRIBE sent between the socket's connect and ioredis's ready check (INFO) switches the connection
+    // to subscriber mode: the check fails, ioredis reconnects, and the subscription can be lost; the
+    // region's pushes then all wait out their bound. Forty starts in exactly that window.
+    const publisher = createWorkerConnection({ url: redis.url });
+    const started: { connection: Redis; listener: OutcomeListener; channel: string }[] = [];
+    const errors: Error[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const connection = createWorkerConnection({ url: redis.url });
+        connection.on('error', (error: Error) => errors.push(error));
+        await new Promise((resolve) => connection.once('connect', resolve));
+        expect(connection.status).toBe('connect');
+        const channel = outcomeChannel('us' as Region, `ingress-start-${i}`);
+        started.push({ connection, listener: await createOutcomeListener(connection, channel), channel });
+      }
+      expect(errors.map((e) => e.message)).toEqual([]);
+      const subscribed = (await publisher.call('PUBSUB', 'NUMSUB', ...started.map((s) => s.channel))) as (
+        string | number
+      )[];
+      expect(subscribed.filter((_, i) => i % 2 === 1).map(Number)).toEqual(started.map(() => 1));
+      const answers = started.map(({ listener }, i) => listener.wait(`req-${i}`, 5000).promise);
+      await Promise.all(
+        started.map(({ channel }, i) =>
+          publishOutcome(publisher, channel, { requestId: `req-${i}`, response: { status: 'OK' } }),
+        ),
+      );
+      expect(await Promise.all(answers)).toEqual(started.map(() => ({ status: 'OK' })));
+    } finally {
+      for (const { connection, listener } of started) {
+        await listener.close();
+        connection.disconnect();
+      }
       publisher.disconnect();
     }
   });
