@@ -91,9 +91,15 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     log.mark(killedAt + 100);
     expect(held.length).toBeGreaterThan(0);
 
-    // Every push reaches a simulator (bounded wait; the survivor alone needs about a second for the rest).
+    // Every push reaches a simulator, and every job the victim held reaches one again after the kill: the
+    // victim may have sent some or all of them before it froze, so a first delivery says nothing about the
+    // redelivery (bounded wait; the survivor alone needs about a second for the rest).
+    const heldDevices = held.map((id) => deviceOfJob.get(id) as string);
     const deadline = Date.now() + 60_000;
-    while (log.firstAt.size < JOBS && Date.now() < deadline) {
+    while (
+      (log.firstAt.size < JOBS || heldDevices.some((d) => !log.afterMark.has(d))) &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 50));
       log.poll();
     }
@@ -101,7 +107,6 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     expect(missing).toEqual([]);
 
     // The victim's jobs: each reached a simulator again after the kill, within 5 s of it.
-    const heldDevices = held.map((id) => deviceOfJob.get(id) as string);
     const redeliveryMs = heldDevices.map(
       (d) => (log.afterMark.get(d) ?? Number.POSITIVE_INFINITY) - killedAt,
     );

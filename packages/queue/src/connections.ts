@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { HpnsError } from '@hpns/protocol';
 
@@ -28,13 +29,15 @@ export interface ConnectionOptions {
 
 function baseOptions(options: ConnectionOptions): RedisOptions {
   const url = new URL(options.url);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
   return {
     connectionName: options.connectionName,
     connectTimeout: options.connectTimeoutMs ?? 5000,
     ...(url.protocol === 'rediss:'
       ? {
           tls: {
-            servername: url.hostname,
+            // SNI names a host, never an address (RFC 6066); the certificate is checked against either.
+            ...(isIP(host) === 0 ? { servername: host } : {}),
             ...(options.ca === undefined ? {} : { ca: options.ca }),
             ...options.tls,
           },

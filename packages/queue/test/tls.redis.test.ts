@@ -45,9 +45,14 @@ describe('rediss: connections with a private CA', () => {
     return c;
   };
 
-  it('connects and runs commands when given the CA (producer and worker connections)', async () => {
-    for (const create of [createProducerConnection, createWorkerConnection]) {
-      const c = track(create({ url: `rediss://localhost:${tlsPort}`, ca: ca.caPem }));
+  it('connects and runs commands when given the CA (producer and worker connections, name and address)', async () => {
+    // By name (sent as SNI) and by address (no SNI: RFC 6066 allows host names only; the certificate names both).
+    for (const [create, host] of [
+      [createProducerConnection, 'localhost'],
+      [createWorkerConnection, 'localhost'],
+      [createProducerConnection, '127.0.0.1'],
+    ] as const) {
+      const c = track(create({ url: `rediss://${host}:${tlsPort}`, ca: ca.caPem }));
       c.on('error', () => undefined);
       await waitForReady(c, 10_000);
       expect(await c.set('tls-check', 'ok')).toBe('OK');

@@ -235,7 +235,9 @@ describe('loadConfig', () => {
       'android_rn:fcm',
     ]);
     // With credentials (a worker), the same files are missing.
-    expect(() => loadConfig(env, files)).toThrow(/AppleAuthKeyFile: cannot read "\/certs\/AuthKey_ABC123DEFG.p8" \(no such file\)/);
+    expect(() => loadConfig(env, files)).toThrow(
+      /AppleAuthKeyFile: cannot read "\/certs\/AuthKey_ABC123DEFG.p8" \(no such file\)/,
+    );
     // The same targets either way, when the files are there.
     expect(load(SAMPLE).config.targets).toEqual(config.targets);
     // The entries themselves are still checked: a type twice, no topic, no credentials named at all.
