@@ -27,8 +27,8 @@ export interface TenantLookup {
   find(serverId: string): Promise<Tenant | undefined>;
 }
 
-/** Counts requests per server and window; shared across ingress instances through Redis. */
+/** Counts requests per server, region and window; shared across ingress instances through Redis. */
 export interface RateLimiter {
   /** True when the request may go ahead. Rejects only when the store is unreachable. */
-  take(key: string, limitPerSec: number): Promise<boolean>;
+  take(region: Region, serverId: string, limitPerSec: number): Promise<boolean>;
 }

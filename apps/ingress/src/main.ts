@@ -132,8 +132,8 @@ export async function main(): Promise<void> {
       acks: new AckTracker({ region, connection: lookups, hashKey }),
     });
   }
-  const first = connections[0]?.lookups;
-  if (first === undefined) throw new Error('no region configured');
+  if (connections.length === 0) throw new Error('no region configured');
+  const lookups = new Map(connections.map(({ region, lookups: connection }) => [region, connection]));
 
   const targets = new Map(config.targets.map((t) => [t.type, t.provider]));
   const api = new PushApi({
@@ -144,8 +144,8 @@ export async function main(): Promise<void> {
       knownRegions: config.ingress.knownRegions,
     },
     targets: (type) => targets.get(type),
-    tenants: new RedisTenantRegistry({ connection: first }),
-    rateLimiter: new RedisRateLimiter(first),
+    tenants: new RedisTenantRegistry({ connections: lookups }),
+    rateLimiter: new RedisRateLimiter(lookups),
     tpnsRatePerSec: config.ingress.tpnsRatePerSec,
     waitMs: config.ingress.waitMs,
     testWaitMs: config.ingress.testWaitMs,

@@ -143,7 +143,7 @@ export class PushApi {
     }
 
     const limit = mode === 'tpns' ? (this.#options.tpnsRatePerSec ?? 10) : (tenant?.ratePerSec ?? 0);
-    if (limit > 0 && !(await rateLimiter.take(`${region}:${serverId}`, limit))) {
+    if (limit > 0 && !(await rateLimiter.take(region, serverId, limit))) {
       metrics.result('send_push', 'rate_limited');
       return fail(FAIL_TEXTS.rateLimited(serverId));
     }

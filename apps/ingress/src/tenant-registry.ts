@@ -6,7 +6,11 @@ import { type RateLimiter, type Tenant, type TenantLookup } from './entitlement'
 export const TENANTS_KEY = 'hpns:tenants';
 
 export interface RedisTenantRegistryOptions {
-  connection: Redis;
+  /**
+   * The Redis of each region this ingress serves. A tenant's record lives in its home region's Redis (data
+   * residency: a German customer's registration stays in Germany), so every one is asked.
+   */
+  connections: ReadonlyMap<Region, Redis>;
   /** How long a found tenant is cached, in ms. Default 60000. */
   cacheMs?: number;
   /** How long "not registered" is cached, in ms (short: a new customer should not wait). Default 5000. */
@@ -30,7 +34,11 @@ export function parseTenant(serverId: string, text: string): Tenant | undefined 
   }
 }
 
-/** Writes (or replaces) a tenant: for the admin tool and tests. */
+/**
+ * Writes (or replaces) a tenant: for the admin tool and tests. `connection` is the Redis of the tenant's home
+ * region. A copy in another region's Redis is read only as a pointer to the home region (to tell a server that
+ * it called the wrong region's endpoint), and only where no record of the home region is found.
+ */
 export async function registerTenant(connection: Redis, tenant: Tenant): Promise<void> {
   const { serverId, ...rest } = tenant;
   await connection.hset(TENANTS_KEY, serverId, JSON.stringify(rest));
@@ -38,7 +46,10 @@ export async function registerTenant(connection: Redis, tenant: Tenant): Promise
 
 /**
  * Tenants from Redis, cached in memory so that the hot path costs a Redis round trip only on a cache miss;
- * lookups of the same server at the same time share one request.
+ * lookups of the same server at the same time share one request. A miss asks every served region's Redis at
+ * once; a record found in its home region wins, a pointer copy elsewhere is used otherwise. When a region's Redis
+ * cannot be reached and no record was found in the others, the lookup fails (the tenant may be registered
+ * there): the ingress answers "temporarily unavailable", not "not registered".
  */
 export class RedisTenantRegistry implements TenantLookup {
   readonly #options: RedisTenantRegistryOptions;
@@ -63,8 +74,29 @@ export class RedisTenantRegistry implements TenantLookup {
   }
 
   async #load(serverId: string): Promise<Tenant | undefined> {
-    const text = await this.#options.connection.hget(TENANTS_KEY, serverId);
-    const tenant = text === null ? undefined : parseTenant(serverId, text);
+    const answers = await Promise.allSettled(
+      [...this.#options.connections].map(async ([region, connection]) => ({
+        region,
+        text: await connection.hget(TENANTS_KEY, serverId),
+      })),
+    );
+    let home: Tenant | undefined;
+    let pointer: Tenant | undefined;
+    let failure: unknown;
+    for (const answer of answers) {
+      if (answer.status === 'rejected') {
+        failure ??= answer.reason;
+        continue;
+      }
+      const { region, text } = answer.value;
+      const found = text === null ? undefined : parseTenant(serverId, text);
+      if (found === undefined) continue;
+      if (found.homeRegion === region) home ??= found;
+      else pointer ??= found;
+    }
+    // Unreachable: the home record may be there; a pointer says where, but not the tier or the rate.
+    if (home === undefined && failure !== undefined) throw failure;
+    const tenant = home ?? pointer;
     const ttl =
       tenant === undefined ? (this.#options.negativeCacheMs ?? 5000) : (this.#options.cacheMs ?? 60_000);
     this.#cache.delete(serverId);
@@ -82,22 +114,25 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
 /**
- * A fixed one-second window per key, counted in Redis so that every ingress instance shares it (one round trip:
- * INCR and, for the first hit, PEXPIRE, in one script). Unlike the Go proxy's throttle, which never denies
- * (reference §1.8), this one does.
+ * A fixed one-second window per server and region, counted in that region's Redis so that every ingress
+ * instance shares it and a region's counters stay in the region (one round trip: INCR and, for the first hit,
+ * PEXPIRE, in one script). Unlike the Go proxy's throttle, which never denies (reference §1.8), this one does.
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #connection: Redis;
+  readonly #connections: ReadonlyMap<Region, Redis>;
   readonly #now: () => number;
 
-  constructor(connection: Redis, now: () => number = Date.now) {
-    this.#connection = connection;
+  constructor(connections: ReadonlyMap<Region, Redis>, now: () => number = Date.now) {
+    this.#connections = connections;
     this.#now = now;
   }
 
-  async take(key: string, limitPerSec: number): Promise<boolean> {
+  async take(region: Region, serverId: string, limitPerSec: number): Promise<boolean> {
+    const connection = this.#connections.get(region);
+    if (connection === undefined) throw new Error(`no Redis of region ${region} for rate limits`);
     const window = Math.floor(this.#now() / 1000);
-    const count = (await this.#connection.eval(TAKE_SCRIPT, 1, `hpns:rl:${key}:${window}`, 2000)) as number;
+    const key = `hpns:rl:${region}:${serverId}:${window}`;
+    const count = (await connection.eval(TAKE_SCRIPT, 1, key, 2000)) as number;
     return count <= limitPerSec;
   }
 }

@@ -110,7 +110,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       },
     });
   }
-  const first = regions.get(regionNames[0] as string) as RegionRig;
   const registry = createMetricsRegistry({ collectDefaults: false });
   const metrics = new IngressMetrics(registry, regionNames);
   harness.registry = registry;
@@ -121,12 +120,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       hosts: { 'global.push.test': 'global', 'de.push.test': 'de', 'us.push.test': 'us' },
     },
     targets: (type) => TARGETS[type],
+    // Fail-fast connections, as the ingress's lookups use: a region's Redis down must answer at once.
     tenants: new RedisTenantRegistry({
-      connection: first.connections[2] as Redis,
+      connections: new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis])),
       negativeCacheMs: 0,
       cacheMs: 0,
     }),
-    rateLimiter: new RedisRateLimiter(first.connections[0] as Redis),
+    rateLimiter: new RedisRateLimiter(
+      new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis])),
+    ),
     logger,
     metrics,
     waitMs: 5000,

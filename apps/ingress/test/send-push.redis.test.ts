@@ -226,20 +226,19 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
       listeners: ['hpns', 'tpns', 'open'],
       api: { tpnsRatePerSec: 3 },
     });
-    for (const region of ['us', 'de']) {
-      await registerTenant(h.redisOf(region), {
-        serverId: 'paying-de',
-        tier: 'hpns',
-        homeRegion: 'de' as never,
-        ratePerSec: 0,
-      });
-      await registerTenant(h.redisOf(region), {
-        serverId: 'paying-us',
-        tier: 'hpns',
-        homeRegion: 'us' as never,
-        ratePerSec: 2,
-      });
-    }
+    // Each tenant is registered in its home region's Redis only (data residency).
+    await registerTenant(h.redisOf('de'), {
+      serverId: 'paying-de',
+      tier: 'hpns',
+      homeRegion: 'de' as never,
+      ratePerSec: 0,
+    });
+    await registerTenant(h.redisOf('us'), {
+      serverId: 'paying-us',
+      tier: 'hpns',
+      homeRegion: 'us' as never,
+      ratePerSec: 2,
+    });
   });
   afterAll(() => h.close(), 30_000);
   beforeEach(() => {
@@ -290,6 +289,63 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
       ),
     );
     expect(tenant.filter((a) => a.body.includes('Rate limit exceeded')).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps a DE tenant’s registration and rate counters in the DE Redis', async () => {
+    await post(`${h.url(0)}/de/api/v1/send_push`, pushBody({ server_id: 'paying-de' }));
+    // A tpns push in DE counts in DE: its counter key is written there, none in the US.
+    await post(`${h.url(1)}/de/api/v1/send_push`, pushBody({ server_id: 'free-de' }));
+    expect(await h.redisOf('us').hget('hpns:tenants', 'paying-de')).toBeNull();
+    expect(await h.redisOf('us').keys('hpns:rl:de:*')).toEqual([]);
+    expect((await h.redisOf('de').keys('hpns:rl:de:free-de:*')).length).toBe(1);
+  });
+
+  it('answers "wrong region" from a pointer copy when the home region is not served here', async () => {
+    // A US-only ingress that knows where a DE tenant lives (a pointer copy in the US Redis, no tier in use).
+    const usOnly = await startHarness({ regions: ['us'], listeners: ['hpns'] });
+    try {
+      await registerTenant(usOnly.redisOf('us'), {
+        serverId: 'paying-de',
+        tier: 'hpns',
+        homeRegion: 'de' as never,
+        ratePerSec: 0,
+      });
+      const res = await post(`${usOnly.url(0)}/api/v1/send_push`, pushBody({ server_id: 'paying-de' }));
+      expect(res.body).toBe(
+        '{"error":"Server serverId=paying-de is registered in region de; use the de push notification endpoint","status":"FAIL"}\n',
+      );
+    } finally {
+      await usOnly.close();
+    }
+  });
+
+  it('fails "temporarily unavailable", not "not registered", while a region holding tenants is down', async () => {
+    await registerTenant(h.redisOf('us'), {
+      serverId: 'paying-us-unlimited',
+      tier: 'hpns',
+      homeRegion: 'us' as never,
+      ratePerSec: 0,
+    });
+    const de = h.regions.get('de');
+    await de?.redis.kill('SIGKILL');
+    try {
+      // paying-de's record is in the DE Redis, which cannot be asked: the answer must not be "not registered".
+      const res = await post(`${h.url(0)}/api/v1/send_push`, pushBody({ server_id: 'paying-de' }), {
+        host: 'global.push.test',
+      });
+      expect(res.body).toBe(
+        '{"error":"Push service temporarily unavailable, please retry","status":"FAIL"}\n',
+      );
+      // A US tenant's record is found in the US Redis, which answers: its pushes go on.
+      const us = await post(
+        `${h.url(0)}/us/api/v1/send_push`,
+        pushBody({ server_id: 'paying-us-unlimited' }),
+      );
+      expect(us.body).toBe('{"status":"OK"}\n');
+    } finally {
+      await de?.redis.start();
+      await h.reconnected('de');
+    }
   });
 
   it('serves anyone on an open listener, by path region', async () => {
