@@ -211,6 +211,37 @@ function payloadKeys(
   };
 }
 
+/** @throws HpnsError HPNS_CONFIG_INVALID listing every problem, when there is any. */
+function throwIfProblems(issues: ConfigIssues): void {
+  if (issues.problems.length === 0) return;
+  const count = issues.problems.length;
+  throw new HpnsError(
+    'HPNS_CONFIG_INVALID',
+    `configuration has ${count} problem${count === 1 ? '' : 's'}:\n${issues.problems.map((p) => `  - ${p}`).join('\n')}`,
+    { details: { problems: [...issues.problems], warnings: [...issues.warnings] } },
+  );
+}
+
+/** The regions and their Redis settings alone, read as loadConfig reads them (for admin tools). */
+export interface RedisConfig {
+  readonly regions: readonly Region[];
+  readonly redis: Readonly<Record<string, RedisRegionConfig>>;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Reads `HPNS_REGIONS`, the Redis URL of each region and `HPNS_REDIS_CA_FILE` (and their `*_FILE` forms) as
+ * loadConfig does, and nothing else: what an admin tool needs to reach the regions' Redis.
+ * @throws HpnsError HPNS_CONFIG_INVALID
+ */
+export function loadRedisConfig(env: ConfigEnv, files: ConfigFiles): RedisConfig {
+  const issues: ConfigIssues = { problems: [], warnings: [] };
+  const regions = regionsSetting(env, files, issues);
+  const redis = redisSettings(env, files, issues, regions);
+  throwIfProblems(issues);
+  return { regions, redis, warnings: issues.warnings };
+}
+
 function addressSetting(issues: ConfigIssues, name: string, value: string): string {
   const problem = listenAddressProblem(name, value);
   if (problem !== undefined) issues.problems.push(problem);
@@ -342,14 +373,7 @@ export function loadConfig(
     );
   }
 
-  if (issues.problems.length > 0) {
-    const count = issues.problems.length;
-    throw new HpnsError(
-      'HPNS_CONFIG_INVALID',
-      `configuration has ${count} problem${count === 1 ? '' : 's'}:\n${issues.problems.map((p) => `  - ${p}`).join('\n')}`,
-      { details: { problems: [...issues.problems], warnings: [...issues.warnings] } },
-    );
-  }
+  throwIfProblems(issues);
   const config: HpnsConfig = {
     listenAddress,
     adminListenAddress,

@@ -2,9 +2,11 @@ export { AdminServer, createAdminServer, type AdminServerOptions, type Readiness
 export {
   CONFIG_ENV_VARS,
   loadConfig,
+  loadRedisConfig,
   redactRedisUrl,
   type LoadConfigOptions,
   type LoadedConfig,
+  type RedisConfig,
 } from './config';
 export { parseListenAddress, type ConfigEnv, type ConfigFiles } from './config-env';
 export { nodeConfigFiles, summarizeConfig, tokenHashKeyOf } from './config-summary';
