@@ -133,7 +133,7 @@ export async function main(): Promise<void> {
     });
   }
   if (connections.length === 0) throw new Error('no region configured');
-  const lookups = new Map(connections.map(({ region, lookups: connection }) => [region, connection]));
+  const lookupsByRegion = new Map(connections.map(({ region, lookups }) => [region, lookups]));
 
   const targets = new Map(config.targets.map((t) => [t.type, t.provider]));
   const api = new PushApi({
@@ -144,8 +144,8 @@ export async function main(): Promise<void> {
       knownRegions: config.ingress.knownRegions,
     },
     targets: (type) => targets.get(type),
-    tenants: new RedisTenantRegistry({ connections: lookups }),
-    rateLimiter: new RedisRateLimiter(lookups),
+    tenants: new RedisTenantRegistry({ connections: lookupsByRegion }),
+    rateLimiter: new RedisRateLimiter(lookupsByRegion),
     tpnsRatePerSec: config.ingress.tpnsRatePerSec,
     waitMs: config.ingress.waitMs,
     testWaitMs: config.ingress.testWaitMs,
