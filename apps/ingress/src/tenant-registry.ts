@@ -1,5 +1,6 @@
 import { type Redis } from 'ioredis';
 import { isRegionName, type Region } from '@hpns/protocol';
+import { redisCall } from '@hpns/queue';
 import { type RateLimiter, type Tenant, type TenantLookup } from './entitlement';
 
 /** The Redis hash of registered tenants: field = server_id, value = JSON of the rest of `Tenant`. */
@@ -77,7 +78,7 @@ export class RedisTenantRegistry implements TenantLookup {
     const answers = await Promise.allSettled(
       [...this.#options.connections].map(async ([region, connection]) => ({
         region,
-        text: await connection.hget(TENANTS_KEY, serverId),
+        text: await redisCall(`tenant lookup in ${region}`, () => connection.hget(TENANTS_KEY, serverId)),
       })),
     );
     let home: Tenant | undefined;
@@ -132,7 +133,7 @@ export class RedisRateLimiter implements RateLimiter {
     if (connection === undefined) throw new Error(`no Redis of region ${region} for rate limits`);
     const window = Math.floor(this.#now() / 1000);
     const key = `hpns:rl:${region}:${serverId}:${window}`;
-    const count = (await connection.eval(TAKE_SCRIPT, 1, key, 2000)) as number;
+    const count = (await redisCall('rate limit', () => connection.eval(TAKE_SCRIPT, 1, key, 2000))) as number;
     return count <= limitPerSec;
   }
 }

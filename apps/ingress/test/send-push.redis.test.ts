@@ -1,6 +1,18 @@
 import { registerTenant } from '../src/tenant-registry';
 import { post, pushBody, send, startHarness, type Harness } from './harness';
 
+/** send_push answers counted by result so far (hpns_ingress_requests_total). */
+async function sendPushResults(h: Harness): Promise<Record<string, number>> {
+  const samples = (await h.registry.getSingleMetric('hpns_ingress_requests_total')?.get())?.values ?? [];
+  const counts: Record<string, number> = {};
+  for (const sample of samples) {
+    if (sample.labels.endpoint !== 'send_push') continue;
+    const result = String(sample.labels.result);
+    counts[result] = (counts[result] ?? 0) + sample.value;
+  }
+  return counts;
+}
+
 describe('ingress send_push (one region, open listener)', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -131,10 +143,15 @@ describe('ingress send_push (one region, open listener)', () => {
     const rig = h.regions.get('us');
     await rig?.redis.kill('SIGKILL');
     try {
+      const before = await sendPushResults(h);
       const res = await post(`${h.url()}/api/v1/send_push`, pushBody());
       expect(res.body).toBe(
         '{"error":"Push service temporarily unavailable, please retry","status":"FAIL"}\n',
       );
+      // Counted as Redis trouble (what HpnsRedisUnavailable watches), not as a bug.
+      const after = await sendPushResults(h);
+      expect((after['unavailable'] ?? 0) - (before['unavailable'] ?? 0)).toBe(1);
+      expect(after['internal_error'] ?? 0).toBe(before['internal_error'] ?? 0);
     } finally {
       await rig?.redis.start();
       await h.reconnected('us');
@@ -160,9 +177,7 @@ describe('ingress send_push on an internal error', () => {
   it('answers the retryable FAIL and counts internal_error, not unavailable', async () => {
     const res = await post(`${h.url()}/api/v1/send_push`, pushBody());
     expect(res.body).toBe('{"error":"Push service temporarily unavailable, please retry","status":"FAIL"}\n');
-    const samples = (await h.registry.getSingleMetric('hpns_ingress_requests_total')?.get())?.values ?? [];
-    const results = samples.filter((s) => s.labels.endpoint === 'send_push').map((s) => s.labels.result);
-    expect(results).toEqual(['internal_error']);
+    expect(await sendPushResults(h)).toEqual({ internal_error: 1 });
   });
 });
 
@@ -329,6 +344,7 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
     const de = h.regions.get('de');
     await de?.redis.kill('SIGKILL');
     try {
+      const before = await sendPushResults(h);
       // paying-de's record is in the DE Redis, which cannot be asked: the answer must not be "not registered".
       const res = await post(`${h.url(0)}/api/v1/send_push`, pushBody({ server_id: 'paying-de' }), {
         host: 'global.push.test',
@@ -342,6 +358,9 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
         pushBody({ server_id: 'paying-us-unlimited' }),
       );
       expect(us.body).toBe('{"status":"OK"}\n');
+      const after = await sendPushResults(h);
+      expect((after['unavailable'] ?? 0) - (before['unavailable'] ?? 0)).toBe(1);
+      expect(after['internal_error'] ?? 0).toBe(before['internal_error'] ?? 0);
     } finally {
       await de?.redis.start();
       await h.reconnected('de');

@@ -93,3 +93,20 @@ export function waitForReady(connection: Redis, timeoutMs: number): Promise<void
     connection.once('ready', onReady);
   });
 }
+
+/**
+ * Runs a Redis command and reports any failure of it as HPNS_REDIS_UNAVAILABLE (retryable: the server is away,
+ * failing over, loading, out of memory or refusing the connection), so that a caller can tell Redis trouble from
+ * a bug of its own. `what` says which lookup failed.
+ */
+export async function redisCall<T>(what: string, command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (cause) {
+    throw new HpnsError(
+      'HPNS_REDIS_UNAVAILABLE',
+      `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}

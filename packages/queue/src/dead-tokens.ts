@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
+import { redisCall } from './connections';
 import { deadTokenKey } from './names';
 
 export interface DeadTokenCacheOptions {
@@ -46,9 +47,13 @@ export class DeadTokenCache {
     );
   }
 
-  /** The reason the token was marked dead, or undefined. */
+  /**
+   * The reason the token was marked dead, or undefined.
+   * @throws HpnsError HPNS_REDIS_UNAVAILABLE when Redis cannot answer.
+   */
   async deadReason(targetType: string, token: string): Promise<string | undefined> {
-    return (await this.#options.connection.get(this.keyFor(targetType, token))) ?? undefined;
+    const key = this.keyFor(targetType, token);
+    return (await redisCall('dead-token lookup', () => this.#options.connection.get(key))) ?? undefined;
   }
 
   /** Forgets a token (a new registration proved it alive). */

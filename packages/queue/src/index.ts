@@ -3,6 +3,7 @@ export {
   createProducerConnection,
   createWorkerConnection,
   reconnectDelayMs,
+  redisCall,
   waitForReady,
   type ConnectionOptions,
 } from './connections';
