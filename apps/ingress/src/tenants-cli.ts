@@ -17,7 +17,8 @@ export const TENANTS_USAGE = `usage: npm run tenants -- <command> [options]
   add <server-id> --tier hpns|tpns --region <home region> [--rate <pushes/s>] [--pointer-in <region>]...
       Registers (or replaces) a tenant in its home region's Redis. --rate 0 (the default) means no limit.
       --pointer-in writes a copy into another region's Redis, so that ingresses serving only that region
-      answer "registered in region <home>" instead of "not registered".
+      answer "registered in region <home>" instead of "not registered". Records of the tenant in any other
+      region (an old home, an old pointer) are removed: the command states the whole registration.
   show <server-id>
       The tenant's records in every region, and which one the ingress uses.
   list [--region <region>]
@@ -73,7 +74,14 @@ async function add(stores: Stores, regions: readonly Region[], args: string[], i
   await stores.ready();
   await registerTenant(stores.get(home) as Redis, tenant);
   for (const region of pointers) await registerTenant(stores.get(region) as Redis, tenant);
-  io.out(JSON.stringify({ added: tenant, home, pointers }));
+  // The registration is the whole truth: a record left in another region (an old home after a move, a stale
+  // pointer with an old tier) would still be read by the ingress, so it goes.
+  const dropped: Region[] = [];
+  for (const [region, redis] of stores) {
+    if (region === home || pointers.includes(region)) continue;
+    if ((await redis.hdel(TENANTS_KEY, serverId)) > 0) dropped.push(region);
+  }
+  io.out(JSON.stringify({ added: tenant, home, pointers, dropped }));
   return 0;
 }
 
@@ -165,7 +173,11 @@ export async function runTenantsCli(
   }
   const stores = new Map() as Stores;
   try {
-    const { regions, redis } = loadRedisConfig(env, files);
+    // No fallback here: a tool that writes registrations must not default to a local Redis.
+    const named = Object.keys(env).some((name) => /^HPNS_REDIS_URL(_[A-Z0-9]+)?(_FILE)?$/.test(name));
+    if (!named) throw new Error('no Redis is configured: set HPNS_REDIS_URL_<REGION> (or HPNS_REDIS_URL)');
+    const { regions, redis, warnings } = loadRedisConfig(env, files);
+    for (const warning of warnings) io.err(`warning: ${warning}`);
     stores.ready = async () => {
       for (const [region, connection] of stores) {
         await waitForReady(connection, 5000).catch(() => {

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { createTestCa, startTestRedis, type TestRedis } from '@hpns/testkit';
 import { runTenantsCli, TENANTS_USAGE } from '../src/tenants-cli';
 
 /** The tenant registry tool against two regions' Redis servers, as an SRE runs it. */
@@ -53,6 +55,19 @@ describe('npm run tenants', () => {
       { region: 'us', role: 'pointer', serverId: 'srv-de-2', tier: 'tpns', homeRegion: 'de', ratePerSec: 0 },
       { region: 'de', role: 'home', serverId: 'srv-de-2', tier: 'tpns', homeRegion: 'de', ratePerSec: 0 },
     ]);
+  });
+
+  it('moves a tenant to another home, leaving no old home record or stale pointer behind', async () => {
+    expect(
+      (await run('add', 'srv-move', '--tier', 'tpns', '--region', 'de', '--pointer-in', 'us')).code,
+    ).toBe(0);
+    const moved = await run('add', 'srv-move', '--tier', 'hpns', '--region', 'us');
+    expect(JSON.parse(moved.out[0] as string)).toMatchObject({ home: 'us', pointers: [], dropped: ['de'] });
+    const shown = await run('show', 'srv-move');
+    expect(shown.out.map((l) => JSON.parse(l) as object)).toEqual([
+      { region: 'us', role: 'home', serverId: 'srv-move', tier: 'hpns', homeRegion: 'us', ratePerSec: 0 },
+    ]);
+    expect(await run('remove', 'srv-move')).toMatchObject({ code: 0 });
   });
 
   it('lists every record, flags malformed ones, and removes a tenant everywhere or in one region', async () => {
@@ -109,11 +124,26 @@ describe('npm run tenants', () => {
       await redis['de']!.start();
     }
     const saved = env;
-    env = { HPNS_REGIONS: 'us,de', HPNS_REDIS_URL_US: saved['HPNS_REDIS_URL_US'] as string };
     try {
+      env = { HPNS_REGIONS: 'us,de', HPNS_REDIS_URL_US: saved['HPNS_REDIS_URL_US'] as string };
       const bad = await run('list');
       expect(bad.code).toBe(1);
       expect(bad.err).toContain('HPNS_REDIS_URL_DE is required: every region has its own Redis');
+      // Nothing configured: no silent fallback to a Redis on localhost.
+      env = {};
+      expect(await run('list')).toMatchObject({
+        code: 1,
+        err: 'no Redis is configured: set HPNS_REDIS_URL_<REGION> (or HPNS_REDIS_URL)',
+      });
+      // Configuration warnings are shown (a CA file that no rediss: URL uses).
+      const caFile = join(mkdtempSync(join(tmpdir(), 'hpns-cli-ca-')), 'ca.pem');
+      writeFileSync(caFile, createTestCa().caPem);
+      env = { ...saved, HPNS_REDIS_CA_FILE: caFile };
+      const warned = await run('list', '--region', 'us');
+      expect(warned.err).toBe(
+        'warning: HPNS_REDIS_CA_FILE is set but no Redis URL is rediss: (TLS); it is not used',
+      );
+      rmSync(dirname(caFile), { recursive: true, force: true });
     } finally {
       env = saved;
     }
