@@ -81,7 +81,7 @@ export async function main(): Promise<void> {
   const registry = createMetricsRegistry({ defaultLabels: { service: 'ingress' } });
   const metrics = new IngressMetrics(registry, config.regions);
   const keys = payloadKeysOf(config, logger);
-  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
+  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId, { format: config.sealedJobFormat });
   const hashKey = tokenHashKeyOf(config, keys, logger);
 
   const regions = new Map<Region, RegionBinding>();

@@ -43,6 +43,11 @@ export const ERROR_CATALOG = {
     retryable: false,
     description: 'No payload encryption key is configured, or a job names a key version that is not loaded.',
   },
+  HPNS_PAYLOAD_FORMAT_UNKNOWN: {
+    retryable: true,
+    description:
+      'A queued job is in a sealed-job format this process cannot read yet (sealed by a newer release during a rolling upgrade).',
+  },
   HPNS_PAYLOAD_DECRYPT_FAILED: {
     retryable: false,
     description: 'A queued payload failed authentication or could not be decoded.',

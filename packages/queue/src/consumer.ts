@@ -140,10 +140,16 @@ export class PushConsumer {
     try {
       push = this.#options.cipher.open(job.data as SealedPushJob);
     } catch (error) {
-      const keyMissing = isHpnsError(error, 'HPNS_PAYLOAD_KEY_MISSING');
-      const final = !keyMissing || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // Not yet readable here (a key or a format a newer release rolled out first): retried, so that the push is
+      // delivered once this worker has the key or is replaced. Anything else is failed for good.
+      const notYet = isHpnsError(error, 'HPNS_PAYLOAD_KEY_MISSING')
+        ? 'payload_key_missing'
+        : isHpnsError(error, 'HPNS_PAYLOAD_FORMAT_UNKNOWN')
+          ? 'payload_format_unknown'
+          : undefined;
+      const final = notYet === undefined || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       this.#options.onUnreadable?.(job.id, error, sealedRouting(job.data), final);
-      if (!final) throw new RetryLaterError('payload_key_missing', 5000);
+      if (!final) throw new RetryLaterError(notYet, 5000);
       await this.#scrub(job);
       throw new UnrecoverableError('unreadable');
     }

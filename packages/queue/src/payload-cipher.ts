@@ -25,7 +25,9 @@ export interface PayloadKey {
  * opened, so jobs queued before an upgrade are still delivered.
  */
 export const SEALED_JOB_VERSIONS = [1, 2, 3] as const;
-const CURRENT_VERSION = 3;
+/** The format new jobs are sealed in unless the caller asks for an older one (see createPayloadCipher). */
+export const DEFAULT_SEALED_JOB_VERSION = 3;
+const CURRENT_MAX_VERSION = 3;
 
 /**
  * Version 3 routing positions: a field's position is its index here. Append only, as for SEALED_FIELDS (a test
@@ -205,12 +207,29 @@ function additionalData(version: number, routing: PushJobRouting | PackedRouting
 export interface PayloadCipher {
   readonly currentKeyId: string;
   seal(job: PushJob): SealedPushJob;
-  /** @throws HpnsError HPNS_PAYLOAD_KEY_MISSING (unknown key id), HPNS_PAYLOAD_DECRYPT_FAILED (tampered, garbled). */
+  /**
+   * @throws HpnsError HPNS_PAYLOAD_KEY_MISSING (unknown key id), HPNS_PAYLOAD_FORMAT_UNKNOWN (a newer format),
+   *   HPNS_PAYLOAD_DECRYPT_FAILED (tampered, garbled).
+   */
   open(sealed: SealedPushJob): PushJob;
 }
 
+export interface PayloadCipherOptions {
+  /**
+   * The format new jobs are sealed in: 3 (default) or 2. Seal in 2 while workers of a release that cannot open
+   * format 3 may still take jobs (a rolling upgrade from before format 3: `HPNS_SEALED_JOB_FORMAT=2` until every
+   * worker runs this release). Every format is opened either way.
+   */
+  format?: 2 | 3;
+}
+
 /** @throws HpnsError HPNS_PAYLOAD_KEY_MISSING when no key is given or the current key is not among them. */
-export function createPayloadCipher(keys: readonly PayloadKey[], currentKeyId?: string): PayloadCipher {
+export function createPayloadCipher(
+  keys: readonly PayloadKey[],
+  currentKeyId?: string,
+  options: PayloadCipherOptions = {},
+): PayloadCipher {
+  const format = options.format ?? DEFAULT_SEALED_JOB_VERSION;
   for (const { id, key } of keys) {
     if (key.length !== 32)
       throw new HpnsError('HPNS_PAYLOAD_KEY_MISSING', `payload key ${id} is not 32 bytes`);
@@ -230,16 +249,15 @@ export function createPayloadCipher(keys: readonly PayloadKey[], currentKeyId?: 
     currentKeyId: current,
     seal(job) {
       const iv = random.take(IV_BYTES);
-      const packed = packRouting(job.routing);
+      // Format 3 stores the routing as a positional array; format 2 as the object itself. Same content encoding.
+      const routing = format === 3 ? packRouting(job.routing) : job.routing;
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv);
-      cipher.setAAD(additionalData(CURRENT_VERSION, packed, current));
+      cipher.setAAD(additionalData(format, routing, current));
       const body = Buffer.concat([cipher.update(encodeContent(job.content)), cipher.final()]);
-      return {
-        v: CURRENT_VERSION,
-        r: packed,
-        k: current,
-        c: Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64'),
-      };
+      const c = Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+      return format === 3
+        ? { v: 3, r: routing as PackedRouting, k: current, c }
+        : { v: 2, routing: job.routing, k: current, c };
     },
     open(sealed) {
       const key = byId.get(sealed.k);
@@ -253,7 +271,13 @@ export function createPayloadCipher(keys: readonly PayloadKey[], currentKeyId?: 
         );
       }
       if (!(SEALED_JOB_VERSIONS as readonly unknown[]).includes(sealed.v)) {
-        throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', `unknown job format version ${String(sealed.v)}`);
+        // A whole number above ours: a newer release sealed it (a rolling upgrade); retried until this worker
+        // is replaced by one that reads it. Anything else is garbage.
+        const newer = Number.isInteger(sealed.v) && (sealed.v as number) > CURRENT_MAX_VERSION;
+        throw new HpnsError(
+          newer ? 'HPNS_PAYLOAD_FORMAT_UNKNOWN' : 'HPNS_PAYLOAD_DECRYPT_FAILED',
+          `unknown job format version ${String(sealed.v)}`,
+        );
       }
       let routing: PushJobRouting;
       try {

@@ -198,6 +198,44 @@ describe('PushConsumer', () => {
     ]);
   });
 
+  it('retries a job sealed in a newer format (a rolling upgrade) instead of failing it for good', async () => {
+    let called = false;
+    const unreadable: { code: unknown; final: boolean }[] = [];
+    // A newer release's job: format 4, which this release cannot read.
+    const newer = { ...cipher, seal: (job: PushJob) => ({ ...cipher.seal(job), v: 4 }) as never };
+    const newerProducer = new PushProducer({ region: US, connection: producerConnection, cipher: newer });
+    const seen = new Promise<void>((resolve) => {
+      consumer(
+        async () => {
+          called = true;
+          return { action: 'complete' };
+        },
+        {
+          onUnreadable: (_id: string, error: { code?: unknown }, _routing: unknown, final: boolean) => {
+            unreadable.push({ code: error.code, final });
+            resolve();
+          },
+        },
+      );
+    });
+    const job = makeJob();
+    await newerProducer.enqueue(job);
+    await seen;
+    await newerProducer.close();
+    expect(called).toBe(false);
+    expect(unreadable).toEqual([{ code: 'HPNS_PAYLOAD_FORMAT_UNKNOWN', final: false }]);
+    // Put back for a later attempt, content intact (not scrubbed, not failed).
+    let stored = await queue.getJob(job.routing.requestId);
+    for (let i = 0; i < 50 && (await stored?.getState()) !== 'delayed'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      stored = await queue.getJob(job.routing.requestId);
+    }
+    expect(await stored?.getState()).toBe('delayed');
+    expect(stored?.failedReason).toBe('payload_format_unknown');
+    expect((stored?.data as { c?: string }).c).toEqual(expect.any(String));
+    await stored?.remove();
+  });
+
   it('aborts the sends still in flight when close() reaches its deadline', async () => {
     let started: () => void = () => undefined;
     const running = new Promise<void>((resolve) => (started = resolve));

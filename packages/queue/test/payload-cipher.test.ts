@@ -168,6 +168,22 @@ describe('createPayloadCipher', () => {
     expect(v2Bytes - JSON.stringify(sealed).length).toBeGreaterThan(100);
   });
 
+  it('seals in format 2 when asked (a rolling upgrade), and tells a newer format from garbage', () => {
+    const job = makeJob({ message: 'for the workers of the previous release' });
+    const v2 = createPayloadCipher([KEY_A], undefined, { format: 2 }).seal(job);
+    expect(v2).toMatchObject({ v: 2, routing: job.routing, k: 'a' });
+    expect(createPayloadCipher([KEY_A]).open(v2)).toEqual(job);
+    const sealed = createPayloadCipher([KEY_A]).seal(job);
+    const open = (v: unknown) => () => createPayloadCipher([KEY_A]).open({ ...sealed, v } as never);
+    expect(open(4)).toThrow(
+      expect.objectContaining({ code: 'HPNS_PAYLOAD_FORMAT_UNKNOWN' }) as unknown as Error,
+    );
+    for (const v of [0, -1, 2.5, '3', null])
+      expect(open(v)).toThrow(
+        expect.objectContaining({ code: 'HPNS_PAYLOAD_DECRYPT_FAILED' }) as unknown as Error,
+      );
+  });
+
   it('opens a job sealed in format 2 (queued before an upgrade)', () => {
     const job = makeJob({ message: 'sealed by the previous release' });
     const pairs: unknown[] = [];

@@ -67,6 +67,11 @@ export interface ServiceConfig {
   readonly worker: WorkerConfig;
   /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
   readonly pushTtlMs: number;
+  /**
+   * The sealed-job format the ingress writes (`HPNS_SEALED_JOB_FORMAT`, 2 or 3, default 3). 2 during a rolling
+   * upgrade from a release whose workers cannot open format 3; every format is read either way.
+   */
+  readonly sealedJobFormat: 2 | 3;
   /** Development mode (`HPNS_DEV_MODE`): a generated payload key is allowed. Never in production. */
   readonly devMode: boolean;
 }
@@ -83,6 +88,7 @@ export const SERVICE_ENV_VARS = [
   'HPNS_TEST_WAIT_MS',
   'HPNS_TPNS_RATE_PER_SEC',
   'HPNS_PUSH_TTL_SEC',
+  'HPNS_SEALED_JOB_FORMAT',
   'HPNS_WORKER_REGION',
   'HPNS_WORKER_CONCURRENCY',
   'HPNS_DEV_MODE',
@@ -253,6 +259,7 @@ export function readServiceSettings(
       concurrency: int(env, files, issues, 'HPNS_WORKER_CONCURRENCY', 100, 1, 10_000),
     },
     pushTtlMs: int(env, files, issues, 'HPNS_PUSH_TTL_SEC', 3600, 1, 28 * 86_400) * 1000,
+    sealedJobFormat: int(env, files, issues, 'HPNS_SEALED_JOB_FORMAT', 3, 2, 3) as 2 | 3,
     devMode: devText === undefined ? false : (parseBoolSetting(issues, 'HPNS_DEV_MODE', devText) ?? false),
   };
 }

@@ -261,6 +261,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the sealed-job format the ingress writes: 3 by default, 2 for a rolling upgrade', () => {
+    expect(load({}).config.sealedJobFormat).toBe(3);
+    expect(load({}, { HPNS_SEALED_JOB_FORMAT: '2' }).config.sealedJobFormat).toBe(2);
+    expect(problemsOf(loadError({}, { HPNS_SEALED_JOB_FORMAT: '1' }))).toEqual([
+      expect.stringContaining('HPNS_SEALED_JOB_FORMAT'),
+    ]);
+  });
+
   it('trusts the CA of HPNS_REDIS_CA_FILE for rediss: URLs only, and checks the file', () => {
     const { config } = load(
       {},
