@@ -12,9 +12,9 @@ describe('ERROR_CATALOG', () => {
     }
   });
 
-  it('marks only rate limiting and Redis trouble as retryable', () => {
+  it('marks only rate limiting, Redis trouble and a job format from a newer release as retryable', () => {
     const retryable = ERROR_CODES.filter((code) => ERROR_CATALOG[code].retryable).sort();
-    expect(retryable).toEqual(['HPNS_RATE_LIMITED', 'HPNS_REDIS_UNAVAILABLE']);
+    expect(retryable).toEqual(['HPNS_PAYLOAD_FORMAT_UNKNOWN', 'HPNS_RATE_LIMITED', 'HPNS_REDIS_UNAVAILABLE']);
   });
 
   it('is listed in ERROR_CODES, once per code', () => {
