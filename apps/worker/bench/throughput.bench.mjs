@@ -120,30 +120,23 @@ const connectionsLine = (label, before, after) =>
 
 // --- CPU accounting ----------------------------------------------------------------------------------------
 const CPUS = availableParallelism();
-const statCpu = parseStatCpu;
-const procCpu = (path) => {
-  const [, , pid, , tid] = path.split('/'); // /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat
-  return processCpu(pid === 'self' ? 'self' : Number(pid), tid === undefined ? undefined : Number(tid));
-};
 const plus = (a, b) => ({ total: a.total + b.total, sys: a.sys + b.sys });
 const minus = (a, b) => ({ total: a.total - b.total, sys: a.sys - b.sys });
 /** CPU µs so far of every component: the workers (pids), redis, and this process split by thread. */
 async function cpuSnapshot(workerPids = []) {
-  const sims = statCpu(await ask('cpu', 'cpu'));
-  const self = procCpu('/proc/self/stat');
-  const main = procCpu(`/proc/self/task/${process.pid}/stat`);
-  // The whole machine (first line of /proc/stat, in USER_HZ ticks): all busy time, and the time stolen by the
+  const sims = parseStatCpu(await ask('cpu', 'cpu'));
+  const self = processCpu('self');
+  const main = processCpu('self', process.pid);
+  // The whole machine (first line of /proc/stat, in µs): all busy time, and the time stolen by the
   // hypervisor — CPU this machine's processes wanted but did not get.
   const machine = machineCpu();
   return {
     machineBusy: machine.busy,
     machineSteal: machine.steal,
-    worker: workerPids.map((pid) => procCpu(`/proc/${pid}/stat`)).reduce(plus, { total: 0, sys: 0 }),
+    worker: workerPids.map((pid) => processCpu(pid)).reduce(plus, { total: 0, sys: 0 }),
     // The workers' main threads alone (the event loops; the rest is V8's GC helpers and libuv's pool).
-    workerMain: workerPids
-      .map((pid) => procCpu(`/proc/${pid}/task/${pid}/stat`))
-      .reduce(plus, { total: 0, sys: 0 }),
-    redis: procCpu(`/proc/${redis.pid}/stat`),
+    workerMain: workerPids.map((pid) => processCpu(pid, pid)).reduce(plus, { total: 0, sys: 0 }),
+    redis: processCpu(redis.pid),
     sims,
     benchMain: main,
     benchOther: minus(minus(self, main), sims),
