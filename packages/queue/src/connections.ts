@@ -103,10 +103,15 @@ export async function redisCall<T>(what: string, command: () => Promise<T>): Pro
   try {
     return await command();
   } catch (cause) {
-    throw new HpnsError(
-      'HPNS_REDIS_UNAVAILABLE',
-      `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+    throw redisUnavailable(what, cause);
   }
+}
+
+/** The HPNS_REDIS_UNAVAILABLE error for a Redis command (`what`) that failed with `cause`. */
+export function redisUnavailable(what: string, cause: unknown): HpnsError {
+  return new HpnsError(
+    'HPNS_REDIS_UNAVAILABLE',
+    `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { cause },
+  );
 }

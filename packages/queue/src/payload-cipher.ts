@@ -27,7 +27,8 @@ export interface PayloadKey {
 export const SEALED_JOB_VERSIONS = [1, 2, 3] as const;
 /** The format new jobs are sealed in unless the caller asks for an older one (see createPayloadCipher). */
 export const DEFAULT_SEALED_JOB_VERSION = 3;
-const CURRENT_MAX_VERSION = 3;
+/** The newest format this release reads: a higher one comes from a newer release. */
+const NEWEST_READABLE_VERSION = Math.max(...SEALED_JOB_VERSIONS);
 
 /**
  * Version 3 routing positions: a field's position is its index here. Append only, as for SEALED_FIELDS (a test
@@ -273,7 +274,7 @@ export function createPayloadCipher(
       if (!(SEALED_JOB_VERSIONS as readonly unknown[]).includes(sealed.v)) {
         // A whole number above ours: a newer release sealed it (a rolling upgrade); retried until this worker
         // is replaced by one that reads it. Anything else is garbage.
-        const newer = Number.isInteger(sealed.v) && (sealed.v as number) > CURRENT_MAX_VERSION;
+        const newer = Number.isInteger(sealed.v) && (sealed.v as number) > NEWEST_READABLE_VERSION;
         throw new HpnsError(
           newer ? 'HPNS_PAYLOAD_FORMAT_UNKNOWN' : 'HPNS_PAYLOAD_DECRYPT_FAILED',
           `unknown job format version ${String(sealed.v)}`,

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import { redisUnavailable } from './connections';
 import { pushQueueName, queuePrefix } from './names';
 import { type PayloadCipher } from './payload-cipher';
 
@@ -139,13 +140,7 @@ export class PushProducer {
             item.resolve({ duplicate: added[i]?.id !== item.job.routing.requestId }),
           ),
         (cause: unknown) => {
-          const error = new HpnsError(
-            'HPNS_REDIS_UNAVAILABLE',
-            `enqueue failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-            {
-              cause,
-            },
-          );
+          const error = redisUnavailable('enqueue', cause);
           items.forEach((item) => item.reject(error));
         },
       );
