@@ -43,6 +43,9 @@ function checkType(issues: ConfigIssues, where: string, type: string, seen: Set<
   return true;
 }
 
+const noAppleAuth = (where: string) =>
+  `${where}: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)`;
+
 function appleAuth(
   entry: AppleProxySettings,
   where: string,
@@ -105,9 +108,7 @@ function appleAuth(
       password: new Secret(fromEnv ?? entry.ApplePushCertPassword),
     };
   }
-  issues.problems.push(
-    `${where}: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)`,
-  );
+  issues.problems.push(noAppleAuth(where));
   return undefined;
 }
 
@@ -133,9 +134,7 @@ export function appleTargets(
       issues.problems.push(`${where}: ApplePushTopic (the app's bundle id) is required`);
     if (!credentials) {
       if (entry.AppleAuthKeyFile === '' && entry.ApplePushCertPrivate === '') {
-        issues.problems.push(
-          `${where}: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)`,
-        );
+        issues.problems.push(noAppleAuth(where));
       } else if (typeOk && entry.ApplePushTopic !== '') {
         types.push({ type: entry.Type, provider: 'apns' });
       }
