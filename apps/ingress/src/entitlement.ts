@@ -1,9 +1,11 @@
 import { type Region } from '@hpns/protocol';
+import { type RateScope } from '@hpns/queue';
 
 /**
  * Who may push through a listener (DESIGN.md "send_push, step by step" 3):
  * - `open`: anyone (the self-hosted default, as the Go proxy);
- * - `tpns`: anyone, under a strict per-server rate limit (the free test tier);
+ * - `tpns`: anyone, under a strict rate limit per server id and per caller address, whatever the region (the
+ *   free test tier);
  * - `hpns`: registered tenants only, each under its own limit (the paid service).
  */
 export type ListenerMode = 'open' | 'tpns' | 'hpns';
@@ -27,8 +29,25 @@ export interface TenantLookup {
   find(serverId: string): Promise<Tenant | undefined>;
 }
 
-/** Counts requests per server, region and window; shared across ingress instances through Redis. */
+/** One rate limit a request is charged against. */
+export interface RateBucket {
+  /** The region whose Redis holds the bucket. */
+  region: Region;
+  scope: RateScope;
+  /** What is counted: a server id or a caller address (hashed before it reaches Redis). */
+  id: string;
+  /** Sustained rate, requests per second (> 0). */
+  perSec: number;
+  /** Requests that may come at once after a quiet spell. Default: one second's allowance, at least 1. */
+  burst?: number;
+}
+
+/** Rate limits shared across ingress instances through Redis. */
 export interface RateLimiter {
-  /** True when the request may go ahead. Rejects only when the store is unreachable. */
-  take(region: Region, serverId: string, limitPerSec: number): Promise<boolean>;
+  /**
+   * Charges one request to each bucket in order; resolves the scope of the first bucket that refused (the
+   * later ones are not charged), or undefined when every bucket allowed it. Rejects only when a store is
+   * unreachable.
+   */
+  take(buckets: readonly RateBucket[]): Promise<RateScope | undefined>;
 }

@@ -1,8 +1,15 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const ENDPOINTS = ['send_push', 'ack'] as const;
 const ACK_PLATFORMS = new Set(['ios', 'android']);
 const PUSH_TYPES = new Set(['message', 'clear', 'update_badge', 'session', 'test']);
+const RATE_SCOPES = new Set(['tenant', 'tpns-server', 'tpns-caller']);
+const ADDRESS_SOURCES = new Set(['socket', 'header', 'header_invalid']);
+
+/** What the ingress's in-memory caches hold (TtlCacheStats of the tenant registry). */
+export interface CacheStatsSource {
+  readonly cacheStats: { entries: number; bytes: number };
+}
 
 /** Bounded label values (STYLE.md §12): anything unknown becomes `other`. */
 function bounded(value: string, allowed: ReadonlySet<string>): string {
@@ -17,18 +24,21 @@ export class IngressMetrics {
   readonly duration: Histogram<'endpoint'>;
   readonly #timeToDevice: Histogram<'platform'>;
   readonly #regions: ReadonlySet<string>;
+  readonly #rateLimited: Counter<'scope'>;
+  readonly #callerAddresses: Counter<'source'>;
+  #tenantCache: CacheStatsSource | undefined;
 
   constructor(registry: Registry, regions: readonly string[]) {
     this.#regions = new Set(regions);
     this.#results = new Counter({
       name: 'hpns_ingress_requests_total',
-      help: 'API requests by endpoint, result (ok, remove, fail, remove_cached, rate_limited, not_registered, wrong_region, region_not_served, unavailable, internal_error) and region.',
+      help: 'API requests by endpoint, result (ok, remove, fail, remove_cached, duplicate, rate_limited, not_registered, wrong_region, region_not_served, unavailable, internal_error) and region.',
       labelNames: ['endpoint', 'result', 'region'],
       registers: [registry],
     });
     this.#badRequests = new Counter({
       name: 'hpns_ingress_bad_requests_total',
-      help: 'Requests refused by the push-proxy validation (the proxy’s service_bad_request_total), by failed check.',
+      help: 'Requests refused by the push-proxy validation (the proxy’s service_bad_request_total), by failed check: decode, server_id, device_id, platform (ack: id, type), and the bounds on caller-chosen ids (server_id_invalid, device_id_invalid, id_invalid).',
       labelNames: ['endpoint', 'reason'],
       registers: [registry],
     });
@@ -46,6 +56,36 @@ export class IngressMetrics {
       registers: [registry],
     });
     for (const endpoint of ENDPOINTS) this.duration.zero({ endpoint });
+    this.#rateLimited = new Counter({
+      name: 'hpns_ingress_rate_limited_total',
+      help: 'send_push refused by a rate limit, by the limit that refused it: tenant (paid tier), tpns-server, tpns-caller (free tier, per server id and per caller address, across regions).',
+      labelNames: ['scope'],
+      registers: [registry],
+    });
+    for (const scope of RATE_SCOPES) this.#rateLimited.inc({ scope }, 0);
+    this.#callerAddresses = new Counter({
+      name: 'hpns_ingress_caller_addresses_total',
+      help: 'Caller addresses taken for the free tier’s limit, by source: socket, header (the configured proxy header), header_invalid (configured but missing or unparsable: the socket peer was used).',
+      labelNames: ['source'],
+      registers: [registry],
+    });
+    const cacheStats = () => this.#tenantCache?.cacheStats;
+    new Gauge({
+      name: 'hpns_ingress_tenant_cache_entries',
+      help: 'Entries in the tenant registry’s in-memory caches (found and not registered).',
+      registers: [registry],
+      collect() {
+        this.set(cacheStats()?.entries ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'hpns_ingress_tenant_cache_bytes',
+      help: 'Estimated bytes held by the tenant registry’s in-memory caches (bounded by their byte limit).',
+      registers: [registry],
+      collect() {
+        this.set(cacheStats()?.bytes ?? 0);
+      },
+    });
     this.#timeToDevice = new Histogram({
       name: 'hpns_push_time_to_device_seconds',
       help: 'From send_push accepted to the app’s delivery receipt (device clock), for delivered pushes that were acked, by client platform. Its count over hpns deliveries is the delivery ratio.',
@@ -61,6 +101,19 @@ export class IngressMetrics {
       result,
       region: region !== undefined && this.#regions.has(region) ? region : 'none',
     });
+  }
+
+  /** The cache whose size the tenant-cache gauges report. */
+  watchTenantCache(source: CacheStatsSource): void {
+    this.#tenantCache = source;
+  }
+
+  rateLimited(scope: string): void {
+    this.#rateLimited.inc({ scope: bounded(scope, RATE_SCOPES) });
+  }
+
+  callerAddress(source: string): void {
+    this.#callerAddresses.inc({ source: bounded(source, ADDRESS_SOURCES) });
   }
 
   badRequest(endpoint: (typeof ENDPOINTS)[number], reason: string): void {

@@ -9,6 +9,7 @@ import { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { encodePushResponse, type PushResponse } from '@hpns/protocol';
 import { type Logger } from '@hpns/runtime';
+import { clientAddress, type ClientAddressOptions } from './client-address';
 import { type ListenerMode } from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
 import { type PushApi } from './push-api';
@@ -43,6 +44,8 @@ export interface IngressServerOptions {
   keepAliveTimeoutMs?: number;
   /** `GET /version` body fields. */
   version?: { version: string; hash: string };
+  /** Where the caller's address comes from (rate limits of `tpns` listeners). Default: the socket peer. */
+  clientAddress?: ClientAddressOptions;
 }
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
@@ -170,11 +173,15 @@ export class IngressServer {
     req.on('end', () => {
       if (refused) return;
       const body = Buffer.concat(chunks).toString('utf8');
-      const host = req.headers.host;
       const work =
         route.endpoint === 'ack'
           ? Promise.resolve(this.#options.api.ack(body))
-          : this.#options.api.sendPush(body, host, route, mode);
+          : this.#options.api.sendPush(body, {
+              host: req.headers.host,
+              route,
+              mode,
+              caller: mode === 'tpns' ? this.#caller(req) : '',
+            });
       void work
         .then((response) => {
           if (!res.destroyed) answer(res, response);
@@ -189,6 +196,15 @@ export class IngressServer {
           res.destroy();
         });
     });
+  }
+
+  /** The caller's address, only where it is counted (free-tier listeners). */
+  #caller(req: IncomingMessage): string {
+    const options = this.#options.clientAddress ?? {};
+    const header = options.header === undefined ? undefined : req.headers[options.header.toLowerCase()];
+    const { address, source } = clientAddress(req.socket.remoteAddress, header, options);
+    this.#options.metrics.callerAddress(source);
+    return address;
   }
 
   #tooLarge(req: IncomingMessage, res: ServerResponse): void {

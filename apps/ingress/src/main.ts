@@ -11,6 +11,8 @@ import {
   createProducerConnection,
   createWorkerConnection,
   DeadTokenCache,
+  FinalOutcomes,
+  keyedHasher,
   outcomeChannel,
   PushProducer,
   waitForReady,
@@ -32,7 +34,8 @@ import { type ListenerMode } from './entitlement';
 import { IngressMetrics } from './ingress-metrics';
 import { createIngressServer } from './ingress-server';
 import { PushApi, type RegionBinding } from './push-api';
-import { RedisRateLimiter, RedisTenantRegistry } from './tenant-registry';
+import { RedisRateLimiter } from './rate-limiter';
+import { RedisTenantRegistry } from './tenant-registry';
 
 /** The payload keys, or in development mode one generated for this process (never shared: dev only). */
 export function payloadKeysOf(config: HpnsConfig, logger: Logger): { id: string; key: Buffer }[] {
@@ -82,7 +85,7 @@ export async function main(): Promise<void> {
   const metrics = new IngressMetrics(registry, config.regions);
   const keys = payloadKeysOf(config, logger);
   const cipher = createPayloadCipher(keys, config.currentPayloadKeyId, { format: config.sealedJobFormat });
-  const hashKey = tokenHashKeyOf(config, keys, logger);
+  const hasher = keyedHasher(tokenHashKeyOf(config, keys, logger));
 
   const regions = new Map<Region, RegionBinding>();
   const connections: {
@@ -128,14 +131,17 @@ export async function main(): Promise<void> {
     regions.set(region, {
       producer: new PushProducer({ region, connection: producerConnection, cipher }),
       outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, instanceId)),
-      deadTokens: new DeadTokenCache({ region, connection: lookups, hashKey }),
-      acks: new AckTracker({ region, connection: lookups, hashKey }),
+      deadTokens: new DeadTokenCache({ region, connection: lookups, hasher }),
+      finalOutcomes: new FinalOutcomes({ region, connection: lookups }),
+      acks: new AckTracker({ region, connection: lookups, hasher }),
     });
   }
   if (connections.length === 0) throw new Error('no region configured');
   const lookupsByRegion = new Map(connections.map(({ region, lookups }) => [region, lookups]));
 
   const targets = new Map(config.targets.map((t) => [t.type, t.provider]));
+  const tenants = new RedisTenantRegistry({ connections: lookupsByRegion, hasher });
+  metrics.watchTenantCache(tenants);
   const api = new PushApi({
     regions,
     routing: {
@@ -144,9 +150,12 @@ export async function main(): Promise<void> {
       knownRegions: config.ingress.knownRegions,
     },
     targets: (type) => targets.get(type),
-    tenants: new RedisTenantRegistry({ connections: lookupsByRegion }),
-    rateLimiter: new RedisRateLimiter(lookupsByRegion),
+    tenants,
+    rateLimiter: new RedisRateLimiter({ connections: lookupsByRegion, hasher }),
+    hasher,
     tpnsRatePerSec: config.ingress.tpnsRatePerSec,
+    tpnsCallerRatePerSec: config.ingress.tpnsCallerRatePerSec,
+    tpnsLimitRegion: config.ingress.tpnsLimitRegion,
     waitMs: config.ingress.waitMs,
     testWaitMs: config.ingress.testWaitMs,
     pushTtlMs: config.pushTtlMs,
@@ -158,6 +167,10 @@ export async function main(): Promise<void> {
     logger,
     metrics,
     version: version(),
+    clientAddress: {
+      header: config.ingress.clientAddressHeader,
+      hops: config.ingress.clientAddressHops,
+    },
     listeners: config.ingress.listeners.map((listener) => ({
       ...parseListenAddress(listener.address),
       mode: listener.mode as ListenerMode,

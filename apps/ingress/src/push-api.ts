@@ -1,6 +1,7 @@
 import {
   decodeAck,
   decodeSendPush,
+  FAIL_TEXTS,
   isHpnsError,
   PUSH_JOB_VERSION,
   type PushJob,
@@ -11,13 +12,22 @@ import {
 } from '@hpns/protocol';
 import {
   RandomPool,
+  type EnqueueResult,
   type AckTracker,
   type DeadTokenCache,
+  type FinalOutcomes,
+  type KeyedHasher,
   type OutcomeListener,
   type PushProducer,
 } from '@hpns/queue';
 import { type Logger } from '@hpns/runtime';
-import { type ListenerMode, type RateLimiter, type TenantLookup } from './entitlement';
+import {
+  type ListenerMode,
+  type RateBucket,
+  type RateLimiter,
+  type Tenant,
+  type TenantLookup,
+} from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
 import { chooseRegion, type ApiRoute, type RegionRoutingOptions } from './routes';
 
@@ -26,6 +36,8 @@ export interface RegionBinding {
   producer: PushProducer;
   outcomes: OutcomeListener;
   deadTokens: DeadTokenCache;
+  /** Final outcomes of pushes that did not end OK, for the answer to a second copy. */
+  finalOutcomes: FinalOutcomes;
   /** Joins acks with deliveries for time-to-device (optional). */
   acks?: AckTracker;
 }
@@ -36,8 +48,17 @@ export interface PushApiOptions {
   targets: TargetLookup;
   tenants: TenantLookup;
   rateLimiter: RateLimiter;
-  /** Per-server limit on `tpns` listeners, pushes per second. Default 10. */
+  /** The keyed hash of ids a caller chose (idempotency keys). */
+  hasher: KeyedHasher;
+  /** Per-server limit on `tpns` listeners, pushes per second, across every region. Default 10. */
   tpnsRatePerSec?: number;
+  /** Per-caller-address limit on `tpns` listeners, pushes per second, across every region. Default 10. */
+  tpnsCallerRatePerSec?: number;
+  /**
+   * The region whose Redis holds the free tier's buckets, so that one limit holds across every region this
+   * ingress serves. Default: the first served region.
+   */
+  tpnsLimitRegion?: Region;
   /** How long send_push waits for the delivery outcome before answering OK, in ms. Default 3000. */
   waitMs?: number;
   /** The same for `type: test` pushes, whose answer the app shows the user. Default 15000. */
@@ -49,19 +70,19 @@ export interface PushApiOptions {
   now?: () => number;
 }
 
-/** FAIL texts of HPNS's own checks (the proxy's texts come from @hpns/protocol). */
-export const FAIL_TEXTS = {
-  unavailable: 'Push service temporarily unavailable, please retry',
-  rateLimited: (serverId: string) => `Rate limit exceeded for serverId=${serverId}`,
-  notRegistered: (serverId: string) =>
-    `Server is not registered for this push notification service serverId=${serverId}`,
-  wrongRegion: (serverId: string, home: string) =>
-    `Server serverId=${serverId} is registered in region ${home}; use the ${home} push notification endpoint`,
-  regionNotServed: (region: string | undefined) =>
-    region === undefined
-      ? 'No push notification region could be chosen for this request'
-      : `Push notification region ${region} is not served by this endpoint`,
-} as const;
+/** Where a send_push came from. */
+export interface SendPushContext {
+  /** The Host header. */
+  host: string | undefined;
+  route: ApiRoute;
+  /** Who may push through the listener that took the request. */
+  mode: ListenerMode;
+  /**
+   * The caller's address as the ingress trusts it (the socket peer, or the configured proxy header), IPv6 folded
+   * to its /64 (client-address.ts). Counted on `tpns` listeners.
+   */
+  caller: string;
+}
 
 const fail = (error: string): PushResponse => ({ status: 'FAIL', error });
 
@@ -78,12 +99,7 @@ export class PushApi {
     this.#now = options.now ?? Date.now;
   }
 
-  async sendPush(
-    body: string,
-    host: string | undefined,
-    route: ApiRoute,
-    mode: ListenerMode,
-  ): Promise<PushResponse> {
+  async sendPush(body: string, context: SendPushContext): Promise<PushResponse> {
     const { metrics } = this.#options;
     const decoded = decodeSendPush(body, this.#options.targets);
     if (!decoded.ok) {
@@ -92,7 +108,7 @@ export class PushApi {
     }
     const request = decoded.request;
     try {
-      return await this.#accept(request, host, route, mode);
+      return await this.#accept(request, context);
     } catch (error) {
       // The Mattermost server gets the same retryable FAIL either way; the metric tells Redis trouble
       // (`unavailable`, an operations matter) from a bug of ours (`internal_error`).
@@ -110,12 +126,8 @@ export class PushApi {
     }
   }
 
-  async #accept(
-    request: SendPushRequest,
-    host: string | undefined,
-    route: ApiRoute,
-    mode: ListenerMode,
-  ): Promise<PushResponse> {
+  async #accept(request: SendPushRequest, context: SendPushContext): Promise<PushResponse> {
+    const { host, route, mode } = context;
     const { metrics, tenants, rateLimiter } = this.#options;
     const serverId = request.notification.server_id;
     const choice = chooseRegion(this.#options.routing, host, route);
@@ -142,10 +154,14 @@ export class PushApi {
       );
     }
 
-    const limit = mode === 'tpns' ? (this.#options.tpnsRatePerSec ?? 10) : (tenant?.ratePerSec ?? 0);
-    if (limit > 0 && !(await rateLimiter.take(region, serverId, limit))) {
-      metrics.result('send_push', 'rate_limited');
-      return fail(FAIL_TEXTS.rateLimited(serverId));
+    const buckets = this.#rateBuckets(context, region, serverId, tenant);
+    const limited = buckets.length === 0 ? undefined : await rateLimiter.take(buckets);
+    if (limited !== undefined) {
+      metrics.result('send_push', 'rate_limited', region);
+      metrics.rateLimited(limited);
+      return fail(
+        limited === 'tpns-caller' ? FAIL_TEXTS.callerRateLimited(serverId) : FAIL_TEXTS.rateLimited(serverId),
+      );
     }
 
     const { notification } = request;
@@ -182,19 +198,20 @@ export class PushApi {
     const dedupKey =
       notification.ack_id === ''
         ? undefined
-        : binding.deadTokens.hash(notification.ack_id, notification.device_id).slice(0, 22);
-    let duplicate: boolean;
+        : this.#options.hasher.shortHash(notification.ack_id, notification.device_id);
+    let enqueued: EnqueueResult;
     try {
-      ({ duplicate } = await binding.producer.enqueue(job, dedupKey));
+      enqueued = await binding.producer.enqueue(job, dedupKey);
     } catch (error) {
       waiting.cancel();
       throw error;
     }
-    if (duplicate) {
-      // The first copy is on its way and its sender gets the outcome; this copy is acknowledged at once.
+    if (enqueued.duplicate) {
+      // Not queued again. The first copy's sender gets its outcome; this copy gets it too when it is known
+      // (a REMOVE or FAIL is remembered for the window), else OK: the first copy is on its way or was delivered.
       waiting.cancel();
       metrics.result('send_push', 'duplicate', region);
-      return { status: 'OK' };
+      return (await binding.finalOutcomes.recall(enqueued.firstRequestId)) ?? { status: 'OK' };
     }
     const response = (await waiting.promise) ?? { status: 'OK' };
     metrics.result(
@@ -203,6 +220,33 @@ export class PushApi {
       region,
     );
     return response;
+  }
+
+  /**
+   * The limits a push is charged against. The free tier (`tpns`): its caller address first, then its server id,
+   * both in one region's Redis whatever region the push goes to (rotating server ids or regions does not buy a
+   * caller more). The paid tier: the tenant's own rate, in its home region.
+   */
+  #rateBuckets(
+    context: SendPushContext,
+    region: Region,
+    serverId: string,
+    tenant: Tenant | undefined,
+  ): RateBucket[] {
+    if (context.mode === 'tpns') {
+      const store = this.#options.tpnsLimitRegion ?? this.#options.routing.served[0] ?? region;
+      return [
+        {
+          region: store,
+          scope: 'tpns-caller',
+          id: context.caller,
+          perSec: this.#options.tpnsCallerRatePerSec ?? 10,
+        },
+        { region: store, scope: 'tpns-server', id: serverId, perSec: this.#options.tpnsRatePerSec ?? 10 },
+      ];
+    }
+    const perSec = tenant?.ratePerSec ?? 0;
+    return perSec > 0 ? [{ region, scope: 'tenant', id: serverId, perSec }] : [];
   }
 
   /** `ack`: validated as the proxy does and counted; always cheap (the server waits on it, reference §8.5). */

@@ -1,10 +1,8 @@
 import { type Redis } from 'ioredis';
 import { isRegionName, type Region } from '@hpns/protocol';
-import { redisCall } from '@hpns/queue';
-import { type RateLimiter, type Tenant, type TenantLookup } from './entitlement';
-
-/** The Redis hash of registered tenants: field = server_id, value = JSON of the rest of `Tenant`. */
-export const TENANTS_KEY = 'hpns:tenants';
+import { redisCall, TENANTS_KEY, type KeyedHasher } from '@hpns/queue';
+import { type Tenant, type TenantLookup } from './entitlement';
+import { TtlCache, type TtlCacheStats } from './ttl-cache';
 
 export interface RedisTenantRegistryOptions {
   /**
@@ -12,14 +10,21 @@ export interface RedisTenantRegistryOptions {
    * residency: a German customer's registration stays in Germany), so every one is asked.
    */
   connections: ReadonlyMap<Region, Redis>;
+  /** Keys the in-memory caches by a hash of the server id, never by the id a caller sent. */
+  hasher: KeyedHasher;
   /** How long a found tenant is cached, in ms. Default 60000. */
   cacheMs?: number;
   /** How long "not registered" is cached, in ms (short: a new customer should not wait). Default 5000. */
   negativeCacheMs?: number;
-  /** Entries kept in memory at most. Default 100000. */
+  /** Entries kept in memory at most, in each of the two caches (found, not registered). Default 100000. */
   maxEntries?: number;
+  /** Estimated bytes kept in memory at most, in each of the two caches. Default 16 MiB. */
+  maxBytes?: number;
   now?: () => number;
 }
+
+/** A tenant's record as cached: what Redis holds, without the server id (the caller's string is not kept). */
+type TenantRecord = Omit<Tenant, 'serverId'>;
 
 /** Parses a registry entry; a malformed one counts as not registered (and is reported by the admin tool). */
 export function parseTenant(serverId: string, text: string): Tenant | undefined {
@@ -51,30 +56,55 @@ export async function registerTenant(connection: Redis, tenant: Tenant): Promise
  * once; a record found in its home region wins, a pointer copy elsewhere is used otherwise. When a region's Redis
  * cannot be reached and no record was found in the others, the lookup fails (the tenant may be registered
  * there): the ingress answers "temporarily unavailable", not "not registered".
+ *
+ * Both caches are keyed by a keyed hash of the server id and bounded by entries and bytes, with expiry that
+ * frees memory as entries age (TtlCache): a flood of distinct unregistered ids costs a bounded, small amount of
+ * memory whatever the ids are (issue 14, D1).
  */
 export class RedisTenantRegistry implements TenantLookup {
   readonly #options: RedisTenantRegistryOptions;
-  readonly #cache = new Map<string, { tenant: Tenant | undefined; until: number }>();
-  readonly #loading = new Map<string, Promise<Tenant | undefined>>();
-  readonly #now: () => number;
+  readonly #found: TtlCache<TenantRecord>;
+  readonly #notRegistered: TtlCache<true>;
+  readonly #loading = new Map<string, Promise<TenantRecord | undefined>>();
 
   constructor(options: RedisTenantRegistryOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    const bounds = {
+      maxEntries: options.maxEntries ?? 100_000,
+      maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
+      now: options.now,
+    };
+    // A record's strings (tier, region) are short and mostly shared; 64 B covers the object and its fields.
+    this.#found = new TtlCache({ ...bounds, ttlMs: options.cacheMs ?? 60_000, sizeOf: () => 64 });
+    this.#notRegistered = new TtlCache({
+      ...bounds,
+      ttlMs: options.negativeCacheMs ?? 5000,
+      sizeOf: () => 0,
+    });
   }
 
-  find(serverId: string): Promise<Tenant | undefined> {
-    const cached = this.#cache.get(serverId);
-    if (cached !== undefined && cached.until > this.#now()) return Promise.resolve(cached.tenant);
-    let loading = this.#loading.get(serverId);
-    if (loading === undefined) {
-      loading = this.#load(serverId).finally(() => this.#loading.delete(serverId));
-      this.#loading.set(serverId, loading);
+  async find(serverId: string): Promise<Tenant | undefined> {
+    const key = this.#options.hasher.shortHash('server', serverId);
+    let record = this.#found.get(key);
+    if (record === undefined && this.#notRegistered.get(key) === undefined) {
+      let loading = this.#loading.get(key);
+      if (loading === undefined) {
+        loading = this.#load(key, serverId).finally(() => this.#loading.delete(key));
+        this.#loading.set(key, loading);
+      }
+      record = await loading;
     }
-    return loading;
+    return record === undefined ? undefined : { serverId, ...record };
   }
 
-  async #load(serverId: string): Promise<Tenant | undefined> {
+  /** What the caches hold (both together), for metrics. */
+  get cacheStats(): TtlCacheStats {
+    const found = this.#found.stats;
+    const missing = this.#notRegistered.stats;
+    return { entries: found.entries + missing.entries, bytes: found.bytes + missing.bytes };
+  }
+
+  async #load(key: string, serverId: string): Promise<TenantRecord | undefined> {
     const answers = await Promise.allSettled(
       [...this.#options.connections].map(async ([region, connection]) => ({
         region,
@@ -98,42 +128,13 @@ export class RedisTenantRegistry implements TenantLookup {
     // Unreachable: the home record may be there; a pointer says where, but not the tier or the rate.
     if (home === undefined && failure !== undefined) throw failure;
     const tenant = home ?? pointer;
-    const ttl =
-      tenant === undefined ? (this.#options.negativeCacheMs ?? 5000) : (this.#options.cacheMs ?? 60_000);
-    this.#cache.delete(serverId);
-    this.#cache.set(serverId, { tenant, until: this.#now() + ttl });
-    const max = this.#options.maxEntries ?? 100_000;
-    // Map keeps insertion order: the first key is the oldest entry.
-    while (this.#cache.size > max) this.#cache.delete(this.#cache.keys().next().value as string);
-    return tenant;
-  }
-}
-
-const TAKE_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
-
-/**
- * A fixed one-second window per server and region, counted in that region's Redis so that every ingress
- * instance shares it and a region's counters stay in the region (one round trip: INCR and, for the first hit,
- * PEXPIRE, in one script). Unlike the Go proxy's throttle, which never denies (reference §1.8), this one does.
- */
-export class RedisRateLimiter implements RateLimiter {
-  readonly #connections: ReadonlyMap<Region, Redis>;
-  readonly #now: () => number;
-
-  constructor(connections: ReadonlyMap<Region, Redis>, now: () => number = Date.now) {
-    this.#connections = connections;
-    this.#now = now;
-  }
-
-  async take(region: Region, serverId: string, limitPerSec: number): Promise<boolean> {
-    const connection = this.#connections.get(region);
-    if (connection === undefined) throw new Error(`no Redis of region ${region} for rate limits`);
-    const window = Math.floor(this.#now() / 1000);
-    const key = `hpns:rl:${region}:${serverId}:${window}`;
-    const count = (await redisCall('rate limit', () => connection.eval(TAKE_SCRIPT, 1, key, 2000))) as number;
-    return count <= limitPerSec;
+    if (tenant === undefined) {
+      this.#notRegistered.set(key, true);
+      return undefined;
+    }
+    const { tier, homeRegion, ratePerSec } = tenant;
+    const record: TenantRecord = { tier, homeRegion, ratePerSec };
+    this.#found.set(key, record);
+    return record;
   }
 }

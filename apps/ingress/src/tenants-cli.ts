@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { type Redis } from 'ioredis';
-import { isRegionName, type Region } from '@hpns/protocol';
-import { createProducerConnection, waitForReady } from '@hpns/queue';
+import { ID_MAX_LENGTH, isBoundedId, isRegionName, type Region } from '@hpns/protocol';
+import { createProducerConnection, TENANTS_KEY, waitForReady } from '@hpns/queue';
 import { loadRedisConfig, nodeConfigFiles, type ConfigEnv, type ConfigFiles } from '@hpns/runtime';
 import { type Tenant } from './entitlement';
-import { parseTenant, registerTenant, TENANTS_KEY } from './tenant-registry';
+import { parseTenant, registerTenant } from './tenant-registry';
 
 /**
  * `npm run tenants -- <command>`: the SRE's tool for the tenant registry (who may push through an `hpns`
@@ -63,6 +63,9 @@ async function add(stores: Stores, regions: readonly Region[], args: string[], i
   const [serverId, ...extra] = positionals;
   if (serverId === undefined || serverId === '' || extra.length > 0)
     throw new UsageError('add takes exactly one server id');
+  // The ingress refuses any other server id before it looks for a tenant: such a record could never be used.
+  if (!isBoundedId(serverId, ID_MAX_LENGTH))
+    throw new UsageError(`the server id must be 1-${ID_MAX_LENGTH} characters of printable ASCII, no spaces`);
   if (values.tier !== 'hpns' && values.tier !== 'tpns') throw new UsageError('--tier must be hpns or tpns');
   const home = regionArg(values.region, regions, '--region');
   const rate = Number(values.rate);

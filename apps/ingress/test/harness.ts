@@ -9,6 +9,8 @@ import {
   AckTracker,
   createWorkerConnection,
   DeadTokenCache,
+  FinalOutcomes,
+  keyedHasher,
   outcomeChannel,
   publishOutcome,
   PushConsumer,
@@ -20,9 +22,11 @@ import { type ListenerMode } from '../src/entitlement';
 import { IngressMetrics } from '../src/ingress-metrics';
 import { createIngressServer, type IngressServer } from '../src/ingress-server';
 import { PushApi, type PushApiOptions, type RegionBinding } from '../src/push-api';
-import { RedisRateLimiter, RedisTenantRegistry } from '../src/tenant-registry';
+import { RedisRateLimiter } from '../src/rate-limiter';
+import { RedisTenantRegistry } from '../src/tenant-registry';
 
 export const logger = createLogger({ destination: { write: () => undefined } });
+export const hasher = keyedHasher(Buffer.alloc(32, 9));
 const TARGETS: Record<string, 'apns' | 'fcm'> = { apple_rn: 'apns', apple_rnbeta: 'apns', android_rn: 'fcm' };
 
 /** Plays the worker: consumes a region's queues and answers each push from `answer` (a test double). */
@@ -101,18 +105,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         producer: new PushProducer({ region, connection: producerConnection, cipher }),
         outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, 'test')),
         // The hot path uses the fail-fast connection: a Redis outage must answer at once, not hang.
-        deadTokens: new DeadTokenCache({
-          region,
-          connection: producerConnection,
-          hashKey: Buffer.alloc(32, 9),
-        }),
-        acks: new AckTracker({ region, connection: producerConnection, hashKey: Buffer.alloc(32, 9) }),
+        deadTokens: new DeadTokenCache({ region, connection: producerConnection, hasher }),
+        finalOutcomes: new FinalOutcomes({ region, connection: producerConnection }),
+        acks: new AckTracker({ region, connection: producerConnection, hasher }),
       },
     });
   }
   const registry = createMetricsRegistry({ collectDefaults: false });
   const metrics = new IngressMetrics(registry, regionNames);
   harness.registry = registry;
+  const lookups = new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis]));
   const api = new PushApi({
     regions: new Map([...regions].map(([name, rig]) => [name as Region, rig.binding])),
     routing: {
@@ -121,14 +123,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     targets: (type) => TARGETS[type],
     // Fail-fast connections, as the ingress's lookups use: a region's Redis down must answer at once.
-    tenants: new RedisTenantRegistry({
-      connections: new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis])),
-      negativeCacheMs: 0,
-      cacheMs: 0,
-    }),
-    rateLimiter: new RedisRateLimiter(
-      new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis])),
-    ),
+    tenants: new RedisTenantRegistry({ connections: lookups, hasher, negativeCacheMs: 0, cacheMs: 0 }),
+    rateLimiter: new RedisRateLimiter({ connections: lookups, hasher }),
+    hasher,
     logger,
     metrics,
     waitMs: 5000,

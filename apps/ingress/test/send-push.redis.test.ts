@@ -306,13 +306,39 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
     expect(tenant.filter((a) => a.body.includes('Rate limit exceeded')).length).toBeGreaterThanOrEqual(1);
   });
 
-  it('keeps a DE tenant’s registration and rate counters in the DE Redis', async () => {
-    await post(`${h.url(0)}/de/api/v1/send_push`, pushBody({ server_id: 'paying-de' }));
-    // A tpns push in DE counts in DE: its counter key is written there, none in the US.
+  it('keeps a DE tenant’s registration and rate counters in the DE Redis, the free tier’s in the limit region', async () => {
+    // Rate-limit scripts run per Redis, from INFO commandstats (buckets expire as they refill, so counting
+    // keys afterwards would race their expiry).
+    const evals = async (region: string) => {
+      const info = await h.redisOf(region).info('commandstats');
+      return Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    await registerTenant(h.redisOf('de'), {
+      serverId: 'paying-de-limited',
+      tier: 'hpns',
+      homeRegion: 'de' as never,
+      ratePerSec: 1,
+    });
+    let before = { us: await evals('us'), de: await evals('de') };
+    const paid = await post(`${h.url(0)}/de/api/v1/send_push`, pushBody({ server_id: 'paying-de-limited' }));
+    expect(paid.body).toBe('{"status":"OK"}\n');
+    expect(await h.redisOf('us').hget('hpns:tenants', 'paying-de-limited')).toBeNull();
+    expect({ us: (await evals('us')) - before.us, de: (await evals('de')) - before.de }).toEqual({
+      us: 0,
+      de: 1,
+    });
+    // A bucket is keyed by a hash: the server id is nowhere in the key (at 1/s it lives for a second).
+    const keys = await h.redisOf('de').keys('hpns:rl:*');
+    expect(keys.some((k) => /^hpns:rl:tenant:[A-Za-z0-9_-]{22}$/.test(k))).toBe(true);
+    expect(keys.join(' ')).not.toContain('paying');
+    // The free tier counts across regions, in one Redis (the first served region, us, here): a /de push of a
+    // tpns server is charged to its caller and its server there, and nothing in DE.
+    before = { us: await evals('us'), de: await evals('de') };
     await post(`${h.url(1)}/de/api/v1/send_push`, pushBody({ server_id: 'free-de' }));
-    expect(await h.redisOf('us').hget('hpns:tenants', 'paying-de')).toBeNull();
-    expect(await h.redisOf('us').keys('hpns:rl:de:*')).toEqual([]);
-    expect((await h.redisOf('de').keys('hpns:rl:de:free-de:*')).length).toBe(1);
+    expect({ us: (await evals('us')) - before.us, de: (await evals('de')) - before.de }).toEqual({
+      us: 2,
+      de: 0,
+    });
   });
 
   it('answers "wrong region" from a pointer copy when the home region is not served here', async () => {

@@ -6,6 +6,8 @@ import {
   createPayloadCipher,
   createWorkerConnection,
   DeadTokenCache,
+  FinalOutcomes,
+  keyedHasher,
   publishOutcome,
   PushConsumer,
   waitForReady,
@@ -49,7 +51,7 @@ export async function main(): Promise<void> {
   const registry = createMetricsRegistry({ defaultLabels: { service: 'worker', region } });
   const keys = config.payloadKeys.map((k) => ({ id: k.id, key: k.key.reveal() }));
   const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
-  const hashKey = tokenHashKeyOf(config, keys, logger);
+  const hasher = keyedHasher(tokenHashKeyOf(config, keys, logger));
   // Only this region's Redis: a worker never holds a connection to another region (data residency).
   const url = config.redis[region]?.url.reveal() as string;
   const connection = createWorkerConnection({
@@ -71,8 +73,9 @@ export async function main(): Promise<void> {
 
   const providers = createProviders(config, registry, logger);
   const kinds = (Object.keys(providers) as ProviderKind[]).filter((kind) => providers[kind] !== undefined);
-  const deadTokens = new DeadTokenCache({ region, connection: side, hashKey });
-  const acks = new AckTracker({ region, connection: side, hashKey });
+  const deadTokens = new DeadTokenCache({ region, connection: side, hasher });
+  const acks = new AckTracker({ region, connection: side, hasher });
+  const finalOutcomes = new FinalOutcomes({ region, connection: side });
   let consumers: PushConsumer[] = [];
   const metrics = new WorkerMetrics(registry, () => consumers.map((c) => c.queue), [
     ...config.apple.map((t) => t.type),
@@ -86,6 +89,7 @@ export async function main(): Promise<void> {
     providers,
     deadTokens,
     acks,
+    finalOutcomes,
     publish: (channel, message) => publishOutcome(side, channel, message),
     logger: logger.child({ component: 'processor' }),
     onCircuitChange: (target, state) => metrics.circuit(target, state),
@@ -103,11 +107,19 @@ export async function main(): Promise<void> {
         onUnreadable: (jobId, err, routing, final) => {
           logger.error({ event: 'job.unreadable', jobId, final, err }, 'job content cannot be opened');
           // Tell the waiting ingress, so the Mattermost server does not get an OK for a push that is gone.
-          if (final && routing?.replyTo !== undefined) {
-            void publishOutcome(side, routing.replyTo, {
-              requestId: routing.requestId,
-              response: { status: 'FAIL', error: 'push could not be read by the delivery worker' },
-            }).catch(() => undefined);
+          if (final && routing !== undefined) {
+            const response = {
+              status: 'FAIL',
+              error: 'push could not be read by the delivery worker',
+            } as const;
+            if (routing.replyTo !== undefined) {
+              void publishOutcome(side, routing.replyTo, { requestId: routing.requestId, response }).catch(
+                () => undefined,
+              );
+            }
+            void finalOutcomes
+              .remember(routing.requestId, routing.acceptedAtMs, response)
+              .catch(() => undefined);
           }
         },
       }),

@@ -4,6 +4,7 @@ import {
   type AckTracker,
   type AttemptResult,
   type DeadTokenCache,
+  type FinalOutcomes,
   type OutcomeMessage,
   type PushProcessor,
 } from '@hpns/queue';
@@ -22,6 +23,8 @@ export interface PushProcessorDeps {
   deadTokens: DeadTokenCache;
   /** Records deliveries that carry an ack id, for time-to-device (optional). */
   acks?: AckTracker;
+  /** Remembers final outcomes other than OK, for a second copy of the push (optional). */
+  finalOutcomes?: FinalOutcomes;
   /** Publishes an outcome to the waiting ingress (publishOutcome on a worker connection). */
   publish: (channel: string, message: OutcomeMessage) => Promise<void>;
   logger: Logger;
@@ -91,6 +94,17 @@ export function createPushProcessor(deps: PushProcessorDeps): PushProcessor {
         await deps.acks.delivered(job.content.ack_id, job.routing.acceptedAtMs);
       } catch (err) {
         deps.logger.warn({ event: 'ack.track_failed', err }, 'could not record delivery for ack tracking');
+      }
+    }
+    if (
+      decision.response !== undefined &&
+      decision.response.status !== 'OK' &&
+      deps.finalOutcomes !== undefined
+    ) {
+      try {
+        await deps.finalOutcomes.remember(job.routing.requestId, job.routing.acceptedAtMs, decision.response);
+      } catch (err) {
+        deps.logger.warn({ event: 'final_outcome.write_failed', err }, 'could not record final outcome');
       }
     }
     await answer(job, decision.response);

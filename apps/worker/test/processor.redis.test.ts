@@ -20,6 +20,7 @@ import {
   PushConsumer,
   PushProducer,
   type OutcomeListener,
+  keyedHasher,
 } from '@hpns/queue';
 import { createLogger } from '@hpns/runtime';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
@@ -105,8 +106,12 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
     subscriber = createWorkerConnection({ url: redis.url });
     producer = new PushProducer({ region: US, connection: producerConnection, cipher, attempts: 4 });
     listener = await createOutcomeListener(subscriber, channel);
-    deadTokens = new DeadTokenCache({ region: US, connection: publisher, hashKey: randomBytes(32) });
-    acks = new AckTracker({ region: US, connection: publisher, hashKey: randomBytes(32) });
+    deadTokens = new DeadTokenCache({
+      region: US,
+      connection: publisher,
+      hasher: keyedHasher(randomBytes(32)),
+    });
+    acks = new AckTracker({ region: US, connection: publisher, hasher: keyedHasher(randomBytes(32)) });
     const processor = createPushProcessor({
       providers: { apns: provider },
       deadTokens,

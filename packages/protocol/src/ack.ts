@@ -1,3 +1,5 @@
+import { FAIL_TEXTS } from './fail-texts';
+import { ID_MAX_LENGTH, isBoundedId } from './identifiers';
 import { decodeGoStruct, type GoStructSchema } from './go-decode';
 import { readFirstGoJsonValue } from './go-json';
 
@@ -31,7 +33,8 @@ export const PUSH_NOTIFICATION_ACK_SCHEMA: GoStructSchema = {
   },
 };
 
-export type AckFailure = 'decode' | 'id' | 'platform' | 'type';
+/** Which check an ack failed (the proxy's, or HPNS's bounds on its ids: `id_invalid`). A metric label. */
+export type AckFailure = 'decode' | 'id' | 'id_invalid' | 'platform' | 'type';
 
 export type AckDecodeResult =
   { ok: true; ack: PushNotificationAck } | { ok: false; failure: AckFailure; error: string };
@@ -39,15 +42,18 @@ export type AckDecodeResult =
 /** Decodes and validates an ack body in the proxy's order, with its FAIL texts. Never throws. */
 export function decodeAck(body: string): AckDecodeResult {
   const read = readFirstGoJsonValue(body);
-  if (!read.ok) return { ok: false, failure: 'decode', error: `Failed to read ack body: ${read.error}` };
+  if (!read.ok) return { ok: false, failure: 'decode', error: FAIL_TEXTS.ackUnreadable(read.error) };
   const decoded = decodeGoStruct<PushNotificationAck>(read.value, PUSH_NOTIFICATION_ACK_SCHEMA);
   const typeError = decoded.typeErrors[0];
   if (typeError !== undefined)
-    return { ok: false, failure: 'decode', error: `Failed to read ack body: ${typeError}` };
+    return { ok: false, failure: 'decode', error: FAIL_TEXTS.ackUnreadable(typeError) };
   const ack = decoded.value;
-  if (ack.id === '') return { ok: false, failure: 'id', error: 'Failed because of missing ack Id' };
-  if (ack.platform === '')
-    return { ok: false, failure: 'platform', error: 'Failed because of missing ack platform' };
-  if (ack.type === '') return { ok: false, failure: 'type', error: 'Failed because of missing ack type' };
+  if (ack.id === '') return { ok: false, failure: 'id', error: FAIL_TEXTS.missingAckId };
+  if (!isBoundedId(ack.id, ID_MAX_LENGTH))
+    return { ok: false, failure: 'id_invalid', error: FAIL_TEXTS.invalidAckId };
+  if (!isBoundedId(ack.post_id, ID_MAX_LENGTH))
+    return { ok: false, failure: 'id_invalid', error: FAIL_TEXTS.invalidAckPostId };
+  if (ack.platform === '') return { ok: false, failure: 'platform', error: FAIL_TEXTS.missingAckPlatform };
+  if (ack.type === '') return { ok: false, failure: 'type', error: FAIL_TEXTS.missingAckType };
   return { ok: true, ack };
 }

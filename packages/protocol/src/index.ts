@@ -29,6 +29,7 @@ export {
   type HpnsErrorCode,
   type HpnsErrorOptions,
 } from './errors';
+export { FAIL_TEXTS } from './fail-texts';
 export {
   buildFcmData,
   buildFcmRequest,
@@ -54,6 +55,13 @@ export {
   type GoJsonReadResult,
   type GoJsonValue,
 } from './go-json';
+export {
+  BOUNDED_ID_FIELDS,
+  DEVICE_ID_MAX_LENGTH,
+  ID_MAX_LENGTH,
+  isBoundedId,
+  type BoundedIdField,
+} from './identifiers';
 export { PUSH_JOB_VERSION, type PushJob, type PushJobRouting } from './job';
 export {
   DELIVERY_OUTCOME_KINDS,
@@ -87,6 +95,7 @@ export {
   encodeStringMap,
   failResponse,
   goJsonString,
+  parsePushResponse,
   type PushResponse,
   type PushStatus,
 } from './response';

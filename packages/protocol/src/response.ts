@@ -54,6 +54,19 @@ export function encodePushResponse(response: PushResponse): string {
   }
 }
 
+/**
+ * Reads back a PushResponse that HPNS wrote as JSON (an outcome message, a remembered final outcome): the status
+ * is one of the three, and a FAIL carries a string error and nothing else carries one (the Mattermost server
+ * decodes the answer as map[string]string, §1.6). Undefined for anything else.
+ */
+export function parsePushResponse(value: unknown): PushResponse | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { status, error } = value as { status?: unknown; error?: unknown };
+  if (status === 'FAIL') return typeof error === 'string' ? { status, error } : undefined;
+  if ((status === 'OK' || status === 'REMOVE') && error === undefined) return { status };
+  return undefined;
+}
+
 /** Shorthand for a FAIL answer. */
 export function failResponse(error: string): PushResponse {
   return { status: 'FAIL', error };

@@ -1,8 +1,12 @@
 import fc from 'fast-check';
 import {
+  BOUNDED_ID_FIELDS,
   decodeAck,
   decodeSendPush,
+  DEVICE_ID_MAX_LENGTH,
   foldGoKey,
+  ID_MAX_LENGTH,
+  isBoundedId,
   PUSH_NOTIFICATION_SCHEMA,
   utf8ByteLength,
   type ProviderKind,
@@ -22,8 +26,12 @@ const DOCUMENTED_FAILS = [
   /^Failed to read message body: invalid character '.{1,6}' (looking for beginning of value|looking for beginning of object key string|after object key|after object key:value pair|after array element|in string literal|in string escape code|in \\u hexadecimal character escape|in numeric literal|after decimal point in numeric literal|in exponent of numeric literal|in literal (true|false|null) \(expecting '[a-z]'\)|exceeded max depth)$/su,
   /^Failed to read message body: json: cannot unmarshal (string|bool|array|object|number|number \S+) into Go (struct field PushNotification\.[a-z_]+ of type (string|int|bool)|value of type model\.PushNotification)$/,
   /^Failed because of missing server Id$/,
-  /^Failed because of missing device Id serverId=.+$/su,
-  /^Did not send message because of missing platform property type=.* serverId=.+$/su,
+  /^Failed because of invalid server Id \(more than 64 characters or not printable ASCII\)$/,
+  // Past the server id check, the id echoed is bounded: no FAIL text carries more than 64 characters of it.
+  /^Failed because of missing device Id serverId=[\x21-\x7e]{1,64}$/,
+  /^Failed because of invalid device Id \(more than 512 characters or not printable ASCII\) serverId=[\x21-\x7e]{1,64}$/,
+  /^Failed because of invalid (ack_id|post_id|team_id|channel_id|root_id|sender_id) \(more than 64 characters or not printable ASCII\) serverId=[\x21-\x7e]{1,64}$/,
+  /^Did not send message because of missing platform property type=.* serverId=[\x21-\x7e]{1,64}$/su,
 ];
 
 describe('decodeSendPush (properties)', () => {
@@ -37,6 +45,11 @@ describe('decodeSendPush (properties)', () => {
           const { notification, targetType, appVersion } = result.request;
           expect(notification.server_id).not.toBe('');
           expect(notification.device_id).not.toBe('');
+          // Every id a caller chose is within its bounds once accepted (identifiers.ts).
+          expect(isBoundedId(notification.server_id, ID_MAX_LENGTH)).toBe(true);
+          expect(isBoundedId(notification.device_id, DEVICE_ID_MAX_LENGTH)).toBe(true);
+          for (const field of BOUNDED_ID_FIELDS)
+            expect(isBoundedId(notification[field], ID_MAX_LENGTH)).toBe(true);
           expect(targetType in TARGETS).toBe(true);
           expect(Number.isInteger(appVersion)).toBe(true);
           expect(utf8ByteLength(notification.message)).toBeLessThanOrEqual(2047);
@@ -103,7 +116,7 @@ describe('decodeAck (properties)', () => {
         const result = decodeAck(body);
         if (!result.ok)
           expect(result.error).toMatch(
-            /^Failed (to read ack body: |because of missing ack (Id|platform|type)$)/,
+            /^Failed (to read ack body: |because of missing ack (Id|platform|type)$|because of invalid ack (Id|post_id) \(more than 64 characters or not printable ASCII\)$)/,
           );
       }),
       { numRuns: 2_000 },

@@ -1,13 +1,13 @@
-import { createHmac } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import { KEY_ROOT } from './names';
+import { type KeyedHasher } from './keyed-hash';
+import { ackKey } from './names';
 
 export interface AckTrackerOptions {
   region: Region;
   connection: Redis;
-  /** HMAC key for ack ids (the same secret as the dead-token cache), so Redis holds no Mattermost ids. */
-  hashKey: Buffer;
+  /** Hashes ack ids (the same hasher as the dead-token cache), so Redis holds no Mattermost ids. */
+  hasher: KeyedHasher;
   /** How long a delivered push waits for its ack, in seconds. Default 3600. */
   ttlSec?: number;
 }
@@ -24,8 +24,7 @@ export class AckTracker {
   }
 
   #key(ackId: string): string {
-    const hash = createHmac('sha256', this.#options.hashKey).update(`ack\n${ackId}`).digest('base64url');
-    return `${KEY_ROOT}:ack-${this.#options.region}:${hash}`;
+    return ackKey(this.#options.region, this.#options.hasher.hash('ack', ackId));
   }
 
   /** Called by the worker when the provider accepted a push with an ack id. */

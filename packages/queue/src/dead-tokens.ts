@@ -1,17 +1,14 @@
-import { createHmac } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
 import { redisCall } from './connections';
+import { type KeyedHasher } from './keyed-hash';
 import { deadTokenKey } from './names';
 
 export interface DeadTokenCacheOptions {
   region: Region;
   connection: Redis;
-  /**
-   * Secret for hashing tokens (HMAC-SHA-256), so the cache holds no token and a dump of Redis cannot be
-   * matched against a list of known tokens. Use the payload key material or a dedicated secret.
-   */
-  hashKey: Buffer;
+  /** Hashes tokens, so the cache holds no token and a dump of Redis cannot be matched against known tokens. */
+  hasher: KeyedHasher;
   /** How long a dead token is remembered, in seconds. Default 30 days. */
   ttlSec?: number;
 }
@@ -28,14 +25,9 @@ export class DeadTokenCache {
     this.#options = options;
   }
 
-  /** A keyed hash (HMAC-SHA-256, base64url) of `scope` and `value`: safe to store, useless to a reader of Redis. */
-  hash(scope: string, value: string): string {
-    return createHmac('sha256', this.#options.hashKey).update(`${scope}\n${value}`).digest('base64url');
-  }
-
   /** The cache key of a token of a target type (a token is only dead for the app it was issued to). */
   keyFor(targetType: string, token: string): string {
-    return deadTokenKey(this.#options.region, this.hash(targetType, token));
+    return deadTokenKey(this.#options.region, this.#options.hasher.hash(targetType, token));
   }
 
   async markDead(targetType: string, token: string, reason: string): Promise<void> {

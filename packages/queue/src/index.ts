@@ -7,7 +7,19 @@ export {
   waitForReady,
   type ConnectionOptions,
 } from './connections';
-export { deadTokenKey, KEY_ROOT, outcomeChannel, pushQueueName, queuePrefix } from './names';
+export {
+  ackKey,
+  deadTokenKey,
+  finalOutcomeKey,
+  KEY_ROOT,
+  outcomeChannel,
+  pushQueueName,
+  queuePrefix,
+  rateLimitKey,
+  TENANTS_KEY,
+  type RateScope,
+} from './names';
+export { keyedHasher, type KeyedHasher } from './keyed-hash';
 export { createOutcomeListener, OutcomeListener, publishOutcome, type OutcomeMessage } from './outcomes';
 export {
   createPayloadCipher,
@@ -31,3 +43,4 @@ export {
 export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';
 export { RandomPool } from './random-pool';
 export { AckTracker, type AckTrackerOptions } from './ack-tracker';
+export { FinalOutcomes, IDEMPOTENCY_WINDOW_MS, type FinalOutcomesOptions } from './final-outcomes';

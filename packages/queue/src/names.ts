@@ -31,3 +31,31 @@ export function outcomeChannel(region: Region, ingressId: string): string {
 export function deadTokenKey(region: Region, tokenHash: string): string {
   return `${KEY_ROOT}:dead-${region}:${tokenHash}`;
 }
+
+/** The hash of registered tenants (field: server_id, as the admin tool registered it; value: the record). */
+export const TENANTS_KEY = `${KEY_ROOT}:tenants`;
+
+/** The key joining a delivered push with its ack (`AckTracker`), by the ack id's keyed hash. */
+export function ackKey(region: Region, ackIdHash: string): string {
+  return `${KEY_ROOT}:ack-${region}:${ackIdHash}`;
+}
+
+/**
+ * What a rate limit counts: a tenant of the paid tier (in its home region), a server of the free tier, or a
+ * caller address of the free tier (both in the deployment's limit region).
+ */
+export type RateScope = 'tenant' | 'tpns-server' | 'tpns-caller';
+
+/** The bucket of one rate limit, by the keyed hash of what it counts (never a raw server id or address). */
+export function rateLimitKey(scope: RateScope, idHash: string): string {
+  return `${KEY_ROOT}:rl:${scope}:${idHash}`;
+}
+
+/**
+ * A push's final outcome when it was not OK, kept for the idempotency window, so that a second copy of the push
+ * (same ack_id and device) is answered what the first got instead of a blind OK. Keyed by the request id of
+ * the first copy (an id HPNS made, never one a caller chose).
+ */
+export function finalOutcomeKey(region: Region, requestId: string): string {
+  return `${KEY_ROOT}:final-${region}:${requestId}`;
+}

@@ -1,5 +1,5 @@
 import { type Redis } from 'ioredis';
-import { type PushResponse } from '@hpns/protocol';
+import { parsePushResponse, type PushResponse } from '@hpns/protocol';
 import { waitForReady } from './connections';
 
 /** What a worker publishes when a push's outcome is final. */
@@ -19,14 +19,10 @@ export async function publishOutcome(
 
 function parseOutcome(text: string): OutcomeMessage | undefined {
   try {
-    const value = JSON.parse(text) as Partial<OutcomeMessage>;
-    const status = value.response?.status;
-    if (typeof value.requestId !== 'string' || (status !== 'OK' && status !== 'REMOVE' && status !== 'FAIL'))
-      return undefined;
-    // The Mattermost server decodes the answer as map[string]string (reference §1.6): strings only.
-    const error = (value.response as { error?: unknown }).error;
-    if (status === 'FAIL' ? typeof error !== 'string' : error !== undefined) return undefined;
-    return value as OutcomeMessage;
+    const value = JSON.parse(text) as { requestId?: unknown; response?: unknown };
+    const response = parsePushResponse(value.response);
+    if (typeof value.requestId !== 'string' || response === undefined) return undefined;
+    return { requestId: value.requestId, response };
   } catch {
     return undefined;
   }

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { redisUnavailable } from './connections';
+import { IDEMPOTENCY_WINDOW_MS } from './final-outcomes';
 import { pushQueueName, queuePrefix } from './names';
 import { type PayloadCipher } from './payload-cipher';
 
@@ -17,15 +18,15 @@ export interface PushProducerOptions {
   failedRetentionSec?: number;
   /** Jobs per `addBulk` round trip. Default 200. */
   maxBatch?: number;
-  /** How long an idempotency key keeps a second copy of a push out, in ms. Default 600000 (10 min). */
+  /** How long an idempotency key keeps a second copy of a push out, in ms. Default IDEMPOTENCY_WINDOW_MS (10 min). */
   dedupTtlMs?: number;
 }
 
 /** The result of an enqueue. */
-export interface EnqueueResult {
-  /** True when a push with the same idempotency key was already queued: this one was not added. */
-  duplicate: boolean;
-}
+export type EnqueueResult =
+  | { duplicate: false }
+  /** A push with the same idempotency key was already queued: this one was not added. */
+  | { duplicate: true; /** The request id of the copy that was queued. */ firstRequestId: string };
 
 interface Pending {
   job: PushJob;
@@ -130,15 +131,20 @@ export class PushProducer {
           jobId: job.routing.requestId,
           ...(dedupKey === undefined
             ? {}
-            : { deduplication: { id: dedupKey, ttl: this.#options.dedupTtlMs ?? 600_000 } }),
+            : { deduplication: { id: dedupKey, ttl: this.#options.dedupTtlMs ?? IDEMPOTENCY_WINDOW_MS } }),
         },
       }));
       const adding = this.#queues[provider].addBulk(jobs).then(
         // A deduplicated add returns the job already holding the key, whose id is not ours.
         (added) =>
-          items.forEach((item, i) =>
-            item.resolve({ duplicate: added[i]?.id !== item.job.routing.requestId }),
-          ),
+          items.forEach((item, i) => {
+            const id = added[i]?.id;
+            item.resolve(
+              id === undefined || id === item.job.routing.requestId
+                ? { duplicate: false }
+                : { duplicate: true, firstRequestId: id },
+            );
+          }),
         (cause: unknown) => {
           const error = redisUnavailable('enqueue', cause);
           items.forEach((item) => item.reject(error));

@@ -12,6 +12,7 @@ import {
   queuePrefix,
   type AttemptInfo,
   type AttemptResult,
+  keyedHasher,
 } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
 import { KEY_A, KEY_B, makeJob } from './support';
@@ -306,7 +307,12 @@ describe('DeadTokenCache', () => {
   it('remembers a dead token by an HMAC of it, per target type, with a TTL', async () => {
     const connection = createWorkerConnection({ url: redis.url });
     try {
-      const cache = new DeadTokenCache({ region: US, connection, hashKey: Buffer.alloc(32, 3), ttlSec: 60 });
+      const cache = new DeadTokenCache({
+        region: US,
+        connection,
+        hasher: keyedHasher(Buffer.alloc(32, 3)),
+        ttlSec: 60,
+      });
       const token = 'f'.repeat(64);
       await cache.markDead('apple_rn', token, 'Unregistered');
       expect(await cache.deadReason('apple_rn', token)).toBe('Unregistered');

@@ -33,8 +33,22 @@ export interface IngressConfig {
   readonly waitMs: number;
   /** Wait for test pushes, in ms (`HPNS_TEST_WAIT_MS`, default 15000). */
   readonly testWaitMs: number;
-  /** Per-server limit on `tpns` listeners (`HPNS_TPNS_RATE_PER_SEC`, default 10). */
+  /** Per-server limit on `tpns` listeners, across regions (`HPNS_TPNS_RATE_PER_SEC`, default 10). */
   readonly tpnsRatePerSec: number;
+  /** Per-caller-address limit on `tpns` listeners, across regions (`HPNS_TPNS_CALLER_RATE_PER_SEC`, default 10). */
+  readonly tpnsCallerRatePerSec: number;
+  /**
+   * The region whose Redis holds the free tier's rate buckets (`HPNS_TPNS_LIMIT_REGION`, default the first of
+   * HPNS_REGIONS). They hold keyed hashes and a time, for at most a few seconds.
+   */
+  readonly tpnsLimitRegion: Region | undefined;
+  /**
+   * The header a trusted proxy writes the client's address into (`HPNS_CLIENT_ADDRESS_HEADER`, e.g.
+   * `X-Forwarded-For`); undefined: the socket peer is the caller.
+   */
+  readonly clientAddressHeader: string | undefined;
+  /** Which entry of that header counts, from the right (`HPNS_CLIENT_ADDRESS_HOPS`, default 1). */
+  readonly clientAddressHops: number;
 }
 
 export interface WorkerConfig {
@@ -87,6 +101,10 @@ export const SERVICE_ENV_VARS = [
   'HPNS_WAIT_MS',
   'HPNS_TEST_WAIT_MS',
   'HPNS_TPNS_RATE_PER_SEC',
+  'HPNS_TPNS_CALLER_RATE_PER_SEC',
+  'HPNS_TPNS_LIMIT_REGION',
+  'HPNS_CLIENT_ADDRESS_HEADER',
+  'HPNS_CLIENT_ADDRESS_HOPS',
   'HPNS_PUSH_TTL_SEC',
   'HPNS_SEALED_JOB_FORMAT',
   'HPNS_WORKER_REGION',
@@ -209,6 +227,22 @@ export function readServiceSettings(
       `HPNS_WORKER_REGION: ${JSON.stringify(workerRegionText)} is not one of HPNS_REGIONS (${regions.join(', ')})`,
     );
   }
+  const limitRegionText = setting('HPNS_TPNS_LIMIT_REGION');
+  if (limitRegionText !== undefined && !regions.includes(limitRegionText as Region)) {
+    issues.problems.push(
+      `HPNS_TPNS_LIMIT_REGION: ${JSON.stringify(limitRegionText)} is not one of HPNS_REGIONS (${regions.join(', ')})`,
+    );
+  }
+  const addressHeader = setting('HPNS_CLIENT_ADDRESS_HEADER');
+  // An HTTP field name (RFC 9110 §5.1: a token).
+  if (addressHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(addressHeader)) {
+    issues.problems.push(
+      `HPNS_CLIENT_ADDRESS_HEADER: ${JSON.stringify(addressHeader)} is not an HTTP header name`,
+    );
+  }
+  if (addressHeader === undefined && setting('HPNS_CLIENT_ADDRESS_HOPS') !== undefined) {
+    issues.warnings.push('HPNS_CLIENT_ADDRESS_HOPS is ignored: HPNS_CLIENT_ADDRESS_HEADER is not set');
+  }
   const devText = setting('HPNS_DEV_MODE');
   const httpsUrl = (name: string) => {
     const text = setting(name);
@@ -250,6 +284,10 @@ export function readServiceSettings(
       waitMs: int(env, files, issues, 'HPNS_WAIT_MS', 3000, 0, 60_000),
       testWaitMs: int(env, files, issues, 'HPNS_TEST_WAIT_MS', 15_000, 0, 60_000),
       tpnsRatePerSec: int(env, files, issues, 'HPNS_TPNS_RATE_PER_SEC', 10, 1, 1_000_000),
+      tpnsCallerRatePerSec: int(env, files, issues, 'HPNS_TPNS_CALLER_RATE_PER_SEC', 10, 1, 1_000_000),
+      tpnsLimitRegion: regions.includes(limitRegionText as Region) ? (limitRegionText as Region) : regions[0],
+      clientAddressHeader: addressHeader?.toLowerCase(),
+      clientAddressHops: int(env, files, issues, 'HPNS_CLIENT_ADDRESS_HOPS', 1, 1, 16),
     },
     worker: {
       region:
