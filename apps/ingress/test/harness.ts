@@ -77,6 +77,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const shared = createWorkerConnection({ url: redis.url });
     const workerConnection = createWorkerConnection({ url: redis.url });
     const received: PushJob[] = [];
+    // The fake worker remembers final outcomes other than OK, as the worker's processor does.
+    const workerOutcomes = new FinalOutcomes({ region, connection: shared });
     const consumers = (['apns', 'fcm'] as const).map((provider) => {
       const consumer = new PushConsumer({
         region,
@@ -87,8 +89,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         processor: async (job) => {
           received.push(job);
           const response = harness.answer(job);
-          if (response !== undefined && job.routing.replyTo !== undefined) {
-            await publishOutcome(shared, job.routing.replyTo, { requestId: job.routing.requestId, response });
+          if (response !== undefined) {
+            await workerOutcomes.remember(job.routing.requestId, job.routing.acceptedAtMs, response);
+            if (job.routing.replyTo !== undefined) {
+              await publishOutcome(shared, job.routing.replyTo, {
+                requestId: job.routing.requestId,
+                response,
+              });
+            }
           }
           return { action: 'complete' };
         },

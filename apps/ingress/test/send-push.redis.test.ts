@@ -98,6 +98,27 @@ describe('ingress send_push (one region, open listener)', () => {
     expect(keys.join()).not.toContain('tok-dup');
   });
 
+  it('answers a second copy of a push with the first copy’s outcome when that was FAIL or REMOVE', async () => {
+    const tooLarge = 'unknown send response error: PayloadTooLarge';
+    h.answer = () => ({ status: 'FAIL', error: tooLarge });
+    const failing = pushBody({ ack_id: 'ack-dup-fail', device_id: 'tok-dup-fail' });
+    const first = await post(`${h.url()}/api/v1/send_push`, failing);
+    expect(first.body).toBe(`{"error":"${tooLarge}","status":"FAIL"}\n`);
+    // The server sends the same push again (same ack_id and device): not queued again, and not a blind OK.
+    h.answer = () => ({ status: 'OK' });
+    expect((await post(`${h.url()}/api/v1/send_push`, failing)).body).toBe(first.body);
+    h.answer = () => ({ status: 'REMOVE' });
+    const removed = pushBody({ ack_id: 'ack-dup-remove', device_id: 'tok-dup-remove' });
+    expect((await post(`${h.url()}/api/v1/send_push`, removed)).body).toBe('{"status":"REMOVE"}\n');
+    expect((await post(`${h.url()}/api/v1/send_push`, removed)).body).toBe('{"status":"REMOVE"}\n');
+    expect(h.regions.get('us')?.received).toHaveLength(2);
+    const results = await sendPushResults(h);
+    expect(results['duplicate']).toBeGreaterThanOrEqual(2);
+    // Kept under the request id HPNS made, never under anything the caller sent.
+    const kept = await h.redisOf('us').keys('hpns:final-us:*');
+    expect(kept.join()).not.toContain('ack-dup');
+  });
+
   it('answers REMOVE at once for a token in the dead-token cache, queueing nothing', async () => {
     const binding = h.regions.get('us')?.binding;
     await binding?.deadTokens.markDead('apple_rn', 'deadtoken', 'Unregistered');

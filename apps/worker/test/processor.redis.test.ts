@@ -20,6 +20,7 @@ import {
   PushConsumer,
   PushProducer,
   type OutcomeListener,
+  FinalOutcomes,
   keyedHasher,
 } from '@hpns/queue';
 import { createLogger } from '@hpns/runtime';
@@ -59,6 +60,7 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
   let listener: OutcomeListener;
   let deadTokens: DeadTokenCache;
   let acks: AckTracker;
+  let finalOutcomes: FinalOutcomes;
   const provider = new ScriptedProvider();
   const cipher = createPayloadCipher([{ id: 'k1', key: randomBytes(32) }]);
   const channel = outcomeChannel(US, 'ingress-test');
@@ -112,10 +114,12 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
       hasher: keyedHasher(randomBytes(32)),
     });
     acks = new AckTracker({ region: US, connection: publisher, hasher: keyedHasher(randomBytes(32)) });
+    finalOutcomes = new FinalOutcomes({ region: US, connection: publisher });
     const processor = createPushProcessor({
       providers: { apns: provider },
       deadTokens,
       acks,
+      finalOutcomes,
       publish: (to, message) => publishOutcome(publisher, to, message),
       logger,
       breaker: { minimumAttempts: 5, failureRatio: 0.8, openMs: 400, windowMs: 10_000 },
@@ -171,8 +175,17 @@ describe('the worker pipeline (producer → Redis → consumer → processor →
 
   it('answers FAIL with the reason for a rejected push, without retrying', async () => {
     provider.script = [{ kind: 'rejected', reason: 'BadTopic', statusCode: 400 }];
-    expect(await push(job())).toEqual({ status: 'FAIL', error: 'unknown send response error: BadTopic' });
+    const j = job();
+    expect(await push(j)).toEqual({ status: 'FAIL', error: 'unknown send response error: BadTopic' });
     expect(provider.sent).toHaveLength(1);
+    // Remembered for a second copy of the push (the ingress's idempotency answer); an OK is not written.
+    expect(await finalOutcomes.recall(j.routing.requestId)).toEqual({
+      status: 'FAIL',
+      error: 'unknown send response error: BadTopic',
+    });
+    const delivered = job();
+    expect(await push(delivered)).toEqual({ status: 'OK' });
+    expect(await finalOutcomes.recall(delivered.routing.requestId)).toBeUndefined();
   });
 
   it('retries a retryable failure no sooner than its Retry-After, then answers OK', async () => {
