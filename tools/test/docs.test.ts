@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ERROR_CATALOG } from '@hpns/protocol';
+import { ERROR_CATALOG, FAIL_TEXTS } from '@hpns/protocol';
 import { CONFIG_ENV_VARS } from '@hpns/runtime';
 
 const root = resolve(__dirname, '../..');
@@ -76,5 +76,50 @@ describe('docs/compatibility.md', () => {
     }
     const ids = rows.map((row) => row.split('|')[1]?.trim());
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('docs/compatibility.md FAIL texts', () => {
+  /** The placeholders each FAIL text is rendered with, as the table writes them. */
+  const PLACEHOLDERS: Record<keyof typeof FAIL_TEXTS, string[][]> = {
+    bodyUnreadable: [['<go error>']],
+    missingServerId: [],
+    invalidServerId: [],
+    missingDeviceId: [['<server_id>']],
+    invalidDeviceId: [['<server_id>']],
+    invalidId: [['<field>', '<server_id>']],
+    missingPlatform: [['<type>', '<server_id>']],
+    ackUnreadable: [['<go error>']],
+    missingAckId: [],
+    invalidAckId: [],
+    invalidAckPostId: [],
+    missingAckPlatform: [],
+    missingAckType: [],
+    unavailable: [],
+    rateLimited: [['<server_id>']],
+    callerRateLimited: [['<server_id>']],
+    notRegistered: [['<server_id>']],
+    wrongRegion: [['<server_id>', '<home>']],
+    regionNotServed: [[undefined as unknown as string], ['<region>']],
+  };
+
+  it('lists every FAIL text of the request checks, word for word', () => {
+    const text = readFileSync(join(root, 'docs/compatibility.md'), 'utf8');
+    const table = text.slice(text.indexOf('## FAIL texts'));
+    const rendered = Object.entries(FAIL_TEXTS).flatMap(([name, entry]) => {
+      const calls = PLACEHOLDERS[name as keyof typeof FAIL_TEXTS];
+      if (calls === undefined) throw new Error(`FAIL_TEXTS.${name} has no placeholders in this test`);
+      return typeof entry === 'string'
+        ? [entry]
+        : calls.map((args) => (entry as (...a: string[]) => string)(...args));
+    });
+    const listed = new Set(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('|'))
+        .map((line) => line.split('|')[1]?.trim()),
+    );
+    const missing = rendered.filter((t) => !listed.has(`\`${t}\``));
+    expect(missing).toEqual([]);
   });
 });

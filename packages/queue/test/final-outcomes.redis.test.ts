@@ -8,7 +8,7 @@ const US = 'us' as Region;
 describe('FinalOutcomes', () => {
   let redis: TestRedis;
   let connection: Redis;
-  let now = 1_000_000;
+  const now = 1_000_000;
   let outcomes: FinalOutcomes;
 
   beforeAll(async () => {
