@@ -422,6 +422,10 @@ describe('loadConfig', () => {
       waitMs: 2000,
       testWaitMs: 15_000,
       tpnsRatePerSec: 10,
+      tpnsCallerRatePerSec: 10,
+      tpnsLimitRegion: 'us',
+      clientAddressHeader: undefined,
+      clientAddressHops: 1,
     });
     expect(config.worker).toEqual({ region: 'de', concurrency: 250 });
     expect(config.providerEndpoints).toEqual({
@@ -481,6 +485,50 @@ describe('loadConfig', () => {
       'HPNS_EXTRA_LISTENERS: entry "open" must be "<mode>@<host:port>"',
       'HPNS_REGION_HOSTS: entry "x" must be "<host>=<region or global>"',
       'HPNS_WORKER_REGION: "eu" is not one of HPNS_REGIONS (us)',
+    ]);
+  });
+
+  it('reads the free tier’s limits and the trusted client-address header, and checks them', () => {
+    const twoRegions = {
+      HPNS_REGIONS: 'us,de',
+      HPNS_REDIS_URL_US: 'redis://127.0.0.1:1',
+      HPNS_REDIS_URL_DE: 'redis://127.0.0.1:2',
+    };
+    const { config, warnings } = load(SAMPLE, {
+      ...twoRegions,
+      HPNS_TPNS_CALLER_RATE_PER_SEC: '25',
+      HPNS_TPNS_LIMIT_REGION: 'de',
+      HPNS_CLIENT_ADDRESS_HEADER: 'X-Forwarded-For',
+      HPNS_CLIENT_ADDRESS_HOPS: '2',
+    });
+    expect(config.ingress).toMatchObject({
+      tpnsCallerRatePerSec: 25,
+      tpnsLimitRegion: 'de',
+      clientAddressHeader: 'x-forwarded-for',
+      clientAddressHops: 2,
+    });
+    expect(warnings).toEqual([]);
+    expect(load(SAMPLE, { HPNS_CLIENT_ADDRESS_HOPS: '2' }).warnings).toEqual([
+      'HPNS_CLIENT_ADDRESS_HOPS is ignored: HPNS_CLIENT_ADDRESS_HEADER is not set',
+    ]);
+    expect(
+      problemsOf(
+        loadError(
+          {},
+          {
+            ...twoRegions,
+            HPNS_TPNS_LIMIT_REGION: 'eu',
+            HPNS_CLIENT_ADDRESS_HEADER: 'X Forwarded For',
+            HPNS_CLIENT_ADDRESS_HOPS: '0',
+            HPNS_TPNS_CALLER_RATE_PER_SEC: '0',
+          },
+        ),
+      ),
+    ).toEqual([
+      'HPNS_TPNS_LIMIT_REGION: "eu" is not one of HPNS_REGIONS (us, de)',
+      'HPNS_CLIENT_ADDRESS_HEADER: "X Forwarded For" is not an HTTP header name',
+      expect.stringContaining('HPNS_TPNS_CALLER_RATE_PER_SEC'),
+      expect.stringContaining('HPNS_CLIENT_ADDRESS_HOPS'),
     ]);
   });
 
