@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { boundedPushType } from '@hpns/protocol';
 
 const ENDPOINTS = ['send_push', 'ack'] as const;
 const ACK_PLATFORMS = new Set(['ios', 'android']);
-const PUSH_TYPES = new Set(['message', 'clear', 'update_badge', 'session', 'test']);
 const RATE_SCOPES = new Set(['tenant', 'tpns-server', 'tpns-caller']);
 const ADDRESS_SOURCES = new Set(['socket', 'header', 'header_invalid']);
 
@@ -127,6 +127,6 @@ export class IngressMetrics {
   }
 
   ack(platform: string, type: string): void {
-    this.#acks.inc({ platform: bounded(platform, ACK_PLATFORMS), type: bounded(type, PUSH_TYPES) });
+    this.#acks.inc({ platform: bounded(platform, ACK_PLATFORMS), type: boundedPushType(type) });
   }
 }

@@ -1,4 +1,5 @@
 import {
+  boundedPushType,
   decodeAck,
   decodeSendPush,
   FAIL_TEXTS,
@@ -183,7 +184,7 @@ export class PushApi {
         targetType: request.targetType,
         transport: request.transport,
         appVersion: request.appVersion,
-        pushType: notification.type,
+        pushType: boundedPushType(notification.type),
         acceptedAtMs: now,
         expiresAtMs: now + (this.#options.pushTtlMs ?? 3_600_000),
       },

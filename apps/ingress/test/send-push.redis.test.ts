@@ -71,6 +71,22 @@ describe('ingress send_push (one region, open listener)', () => {
     );
   });
 
+  it('keeps an unknown push type out of Redis in clear: `other` in the routing and the job name', async () => {
+    const canary = 'canary-type-7c1e';
+    expect((await post(`${h.url()}/api/v1/send_push`, pushBody({ type: canary }))).body).toBe(
+      '{"status":"OK"}\n',
+    );
+    const received = h.regions.get('us')?.received ?? [];
+    expect(received[0]?.routing.pushType).toBe('other');
+    // The type itself travels sealed, for the payload builders.
+    expect(received[0]?.content.type).toBe(canary);
+    const events = await h.redisOf('us').xrange('hpns:{push-us-apns}:push-us-apns:events', '-', '+');
+    const added = events.filter(([, fields]) => fields.includes('added'));
+    expect(added.length).toBeGreaterThan(0);
+    expect(JSON.stringify(events)).not.toContain(canary);
+    expect(JSON.stringify(added.at(-1))).toContain('"other"');
+  });
+
   it('answers OK once the wait bound passes without an outcome, longer for test pushes', async () => {
     h.answer = () => undefined;
     const started = Date.now();

@@ -79,6 +79,7 @@ export {
   type Transport,
 } from './platform';
 export {
+  boundedPushType,
   CHANNEL_NAME_MAX_BYTES,
   makePushNotification,
   MESSAGE_MAX_BYTES,

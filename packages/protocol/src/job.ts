@@ -27,7 +27,11 @@ export interface PushJobRouting {
   transport: Transport;
   /** From the platform's `-vN` suffix. */
   appVersion: number;
-  /** The push `type` (`message`, `clear`, …), kept in clear for metrics and failed-job metadata. */
+  /**
+   * The push `type` as a bounded value, kept in clear for metrics and failed-job metadata: one of PUSH_TYPES, or
+   * `other` for anything else a server sent (free text a caller chose is never stored in clear; the type itself
+   * travels in the sealed content).
+   */
   pushType: string;
   /** When the ingress accepted the push, epoch ms. */
   acceptedAtMs: number;

@@ -83,6 +83,11 @@ export const PUSH_NOTIFICATION_SCHEMA: GoStructSchema = {
 export const PUSH_TYPES = ['message', 'clear', 'update_badge', 'session', 'test'] as const;
 export type KnownPushType = (typeof PUSH_TYPES)[number];
 
+/** The push type as kept in clear (job names, routing, metric labels): a known type, or `other`. */
+export function boundedPushType(type: string): KnownPushType | 'other' {
+  return (PUSH_TYPES as readonly string[]).includes(type) ? (type as KnownPushType) : 'other';
+}
+
 /** Byte limits the push proxy applies before building payloads (reference §1.3). */
 export const MESSAGE_MAX_BYTES = 2047;
 export const MESSAGE_TRUNCATED_BYTES = 2046;
