@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { FAIL_TEXTS } from '@hpns/protocol';
 import { freePort, startTestRedis, type TestRedis } from '@hpns/testkit';
+import { writeProxyConfigWithoutKeys } from './proxy-config-fixture';
 
 /**
  * The reproductions of issue 14 against the ingress process as deployed (apps/ingress/dist/main.js, built by the
@@ -40,21 +41,7 @@ describe('the ingress process under hostile input (issue 14)', () => {
       redis[region] = await startTestRedis();
       admin[region] = new Redis(redis[region].url);
     }
-    writeFileSync(
-      join(dir, 'push.json'),
-      JSON.stringify({
-        ApplePushSettings: [
-          {
-            Type: 'apple_rn',
-            ApplePushTopic: 'com.mattermost.react.native',
-            AppleAuthKeyFile: join(dir, 'absent.p8'),
-            AppleAuthKeyID: 'ABCDE12345',
-            AppleTeamID: 'FGHIJ67890',
-          },
-        ],
-        AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: join(dir, 'absent.json') }],
-      }),
-    );
+    writeProxyConfigWithoutKeys(dir);
   });
 
   beforeEach(async () => {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
 import { pushQueueName, queuePrefix } from '@hpns/queue';
 import { freePort, startTestRedis, type TestRedis } from '@hpns/testkit';
+import { writeProxyConfigWithoutKeys } from './proxy-config-fixture';
 
 /**
  * The ingress process as deployed (apps/ingress/dist/main.js, built by the jest global setup), configured with
@@ -38,21 +39,7 @@ describe('the ingress process without provider credentials', () => {
   });
 
   it('starts, answers send_push and queues the push, with none of the key files present', async () => {
-    writeFileSync(
-      join(dir, 'push.json'),
-      JSON.stringify({
-        ApplePushSettings: [
-          {
-            Type: 'apple_rn',
-            ApplePushTopic: 'com.mattermost.react.native',
-            AppleAuthKeyFile: join(dir, 'absent', 'AuthKey.p8'),
-            AppleAuthKeyID: 'ABCDE12345',
-            AppleTeamID: 'FGHIJ67890',
-          },
-        ],
-        AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: join(dir, 'absent', 'sa.json') }],
-      }),
-    );
+    writeProxyConfigWithoutKeys(dir);
     const [apiPort, adminPort] = [await freePort(), await freePort()];
     child = spawn(process.execPath, [MAIN], {
       stdio: ['ignore', 'pipe', 'pipe'],
