@@ -94,12 +94,15 @@ export class IngressServer {
   readonly #servers: { server: Server; mode: ListenerMode }[] = [];
   readonly #options: IngressServerOptions;
   readonly #misc: Express;
+  /** The trusted client-address header, lower-cased as Node keys `req.headers`. */
+  readonly #addressHeader: string | undefined;
   #inFlight = 0;
 
   /** @internal use createIngressServer */
   constructor(options: IngressServerOptions) {
     this.#options = options;
     this.#misc = createMiscApp(options);
+    this.#addressHeader = options.clientAddress?.header?.toLowerCase();
   }
 
   /** The bound address of each listener, in order. */
@@ -201,7 +204,7 @@ export class IngressServer {
   /** The caller's address, only where it is counted (free-tier listeners). */
   #caller(req: IncomingMessage): string {
     const options = this.#options.clientAddress ?? {};
-    const header = options.header === undefined ? undefined : req.headers[options.header.toLowerCase()];
+    const header = this.#addressHeader === undefined ? undefined : req.headers[this.#addressHeader];
     const { address, source } = clientAddress(req.socket.remoteAddress, header, options);
     this.#options.metrics.callerAddress(source);
     return address;
