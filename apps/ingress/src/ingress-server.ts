@@ -178,7 +178,7 @@ export class IngressServer {
       const body = Buffer.concat(chunks).toString('utf8');
       const work =
         route.endpoint === 'ack'
-          ? Promise.resolve(this.#options.api.ack(body))
+          ? Promise.resolve(this.#options.api.ack(body, { host: req.headers.host, route }))
           : this.#options.api.sendPush(body, {
               host: req.headers.host,
               route,

@@ -4,19 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isHpnsError, type Region } from '@hpns/protocol';
-import {
-  AckTracker,
-  createOutcomeListener,
-  createPayloadCipher,
-  createProducerConnection,
-  createWorkerConnection,
-  DeadTokenCache,
-  FinalOutcomes,
-  keyedHasher,
-  outcomeChannel,
-  PushProducer,
-  waitForReady,
-} from '@hpns/queue';
+import { createPayloadCipher, keyedHasher } from '@hpns/queue';
 import {
   createAdminServer,
   createLogger,
@@ -33,7 +21,8 @@ import {
 import { type ListenerMode } from './entitlement';
 import { IngressMetrics } from './ingress-metrics';
 import { createIngressServer } from './ingress-server';
-import { PushApi, type RegionBinding } from './push-api';
+import { IngressRegion } from './ingress-region';
+import { PushApi } from './push-api';
 import { RedisRateLimiter } from './rate-limiter';
 import { RedisTenantRegistry } from './tenant-registry';
 
@@ -84,60 +73,34 @@ export async function main(): Promise<void> {
   const registry = createMetricsRegistry({ defaultLabels: { service: 'ingress' } });
   const metrics = new IngressMetrics(registry, config.regions);
   const keys = payloadKeysOf(config, logger);
-  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId, { format: config.sealedJobFormat });
+  const cipher = createPayloadCipher(keys, config.currentPayloadKeyId, {
+    format: config.sealedJobFormat === 2 ? 2 : 3,
+  });
   const hasher = keyedHasher(tokenHashKeyOf(config, keys, logger));
 
-  const regions = new Map<Region, RegionBinding>();
-  const connections: {
-    region: Region;
-    producer: ReturnType<typeof createProducerConnection>;
-    lookups: ReturnType<typeof createProducerConnection>;
-    subscriber: ReturnType<typeof createWorkerConnection>;
-  }[] = [];
-  for (const region of config.regions) {
-    const url = config.redis[region]?.url.reveal() as string;
-    const ca = config.redis[region]?.caPem;
-    const producerConnection = createProducerConnection({
-      url,
-      ca,
-      connectionName: `hpns-ingress-${region}-${instanceId}`,
-    });
-    // The per-request reads and writes (dead tokens, rate limits, tenants, acks) get a connection of their own.
-    // BullMQ defines its 64 scripts on the producer connection, and ioredis copies every one of them into each
-    // pipeline made on it (about 50 µs, against 5 µs on a plain connection): the auto-pipeline of these small
-    // commands, one per event-loop turn, would pay that on every turn.
-    const lookups = createProducerConnection({
-      url,
-      ca,
-      connectionName: `hpns-ingress-lookup-${region}-${instanceId}`,
-    });
-    const subscriber = createWorkerConnection({
-      url,
-      ca,
-      connectionName: `hpns-ingress-sub-${region}-${instanceId}`,
-    });
-    producerConnection.on('error', (err) =>
-      logger.warn({ event: 'redis.error', region, err }, 'redis connection error'),
-    );
-    lookups.on('error', (err) =>
-      logger.warn({ event: 'redis.error', region, err }, 'redis lookup connection error'),
-    );
-    subscriber.on('error', (err) =>
-      logger.warn({ event: 'redis.error', region, err }, 'redis subscriber error'),
-    );
-    connections.push({ region, producer: producerConnection, lookups, subscriber });
-    // Start only on a reachable Redis (an orchestrator restarts us); readiness covers later outages.
-    await Promise.all([waitForReady(producerConnection, 30_000), waitForReady(lookups, 30_000)]);
-    regions.set(region, {
-      producer: new PushProducer({ region, connection: producerConnection, cipher }),
-      outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, instanceId)),
-      deadTokens: new DeadTokenCache({ region, connection: lookups, hasher }),
-      finalOutcomes: new FinalOutcomes({ region, connection: lookups }),
-      acks: new AckTracker({ region, connection: lookups, hasher }),
-    });
+  const regions = new Map<Region, IngressRegion>();
+  try {
+    for (const region of config.regions) {
+      regions.set(
+        region,
+        await IngressRegion.open({
+          region,
+          redisUrl: config.redis[region]?.url.reveal() as string,
+          redisCaPem: config.redis[region]?.caPem,
+          instanceId,
+          cipher,
+          hasher,
+          logger,
+          producer: { format: config.sealedJobFormat },
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.allSettled([...regions.values()].map((r) => r.close(1000)));
+    throw error;
   }
-  if (connections.length === 0) throw new Error('no region configured');
-  const lookupsByRegion = new Map(connections.map(({ region, lookups }) => [region, lookups]));
+  if (regions.size === 0) throw new Error('no region configured');
+  const lookupsByRegion = new Map([...regions].map(([region, bound]) => [region, bound.lookups]));
 
   const targets = new Map(config.targets.map((t) => [t.type, t.provider]));
   const tenants = new RedisTenantRegistry({ connections: lookupsByRegion, hasher });
@@ -183,11 +146,9 @@ export async function main(): Promise<void> {
     registry,
     logger,
     ...parseListenAddress(config.adminListenAddress),
-    readinessChecks: connections.map(({ region, producer, lookups }) => ({
+    readinessChecks: [...regions].map(([region, bound]) => ({
       name: `redis-${region}`,
-      check: async () => {
-        await Promise.all([producer.ping(), lookups.ping()]);
-      },
+      check: () => bound.ping(),
     })),
   });
   logger.info(
@@ -203,16 +164,8 @@ export async function main(): Promise<void> {
   shutdown
     .add('admin.not-ready', () => admin.setReady(false))
     .add('http.drain', () => server.close(Math.max(config.ingress.testWaitMs, 1000)))
-    .add('outcomes.close', async () => {
-      for (const binding of regions.values()) await binding.outcomes.close();
-    })
-    .add('producers.close', async () => {
-      for (const binding of regions.values()) await binding.producer.close();
-    })
-    .add('redis.close', async () => {
-      for (const { producer, lookups, subscriber } of connections) {
-        await Promise.allSettled([producer.quit(), lookups.quit(), subscriber.quit()]);
-      }
+    .add('regions.close', async () => {
+      await Promise.all([...regions.values()].map((bound) => bound.close()));
     })
     .add('admin.close', () => admin.close())
     .listen(process);

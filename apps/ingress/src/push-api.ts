@@ -193,9 +193,8 @@ export class PushApi {
     const bound =
       notification.type === 'test' ? (this.#options.testWaitMs ?? 15_000) : (this.#options.waitMs ?? 3000);
     const waiting = binding.outcomes.wait(requestId, bound);
-    // Idempotency: the Mattermost server gives each device send its own ack_id (test pushes have none). BullMQ
-    // stores the key three times per job (its key, the job's deid field and options), so it is kept short: 22
-    // base64url characters of the HMAC are 132 bits, far beyond any collision within the dedup window.
+    // Idempotency: the Mattermost server gives each device send its own ack_id (test pushes have none). The key is
+    // a keyed hash of both (IdempotencyStore keeps 96 bits of it, far beyond any collision within the window).
     const dedupKey =
       notification.ack_id === ''
         ? undefined
@@ -250,8 +249,13 @@ export class PushApi {
     return perSec > 0 ? [{ region, scope: 'tenant', id: serverId, perSec }] : [];
   }
 
-  /** `ack`: validated as the proxy does and counted; always cheap (the server waits on it, reference §8.5). */
-  ack(body: string): PushResponse {
+  /**
+   * `ack`: validated as the proxy does and counted; always cheap (the server waits on it, reference §8.5). The
+   * join with the delivery (time to device) asks the ack's region only, chosen as a send_push's is (path, then
+   * Host, then the default region): an ack never reaches another region's Redis. On a global endpoint, where
+   * only a tenant's home region could say, there is no join (the ack names no server).
+   */
+  ack(body: string, context: { host: string | undefined; route: ApiRoute }): PushResponse {
     const decoded = decodeAck(body);
     if (!decoded.ok) {
       this.#options.metrics.badRequest('ack', decoded.failure);
@@ -261,7 +265,9 @@ export class PushApi {
     this.#options.metrics.ack(ack.platform, ack.type);
     // After answering: the Mattermost server waits on this call, and the join is only for metrics.
     const receivedAtMs = ack.received_at > 0 ? ack.received_at : this.#now();
-    for (const binding of this.#options.regions.values()) {
+    const choice = chooseRegion(this.#options.routing, context.host, context.route);
+    const binding = choice.kind === 'region' ? this.#options.regions.get(choice.region) : undefined;
+    if (binding !== undefined) {
       binding.acks?.acked(ack.id).then(
         (acceptedAtMs) => {
           if (acceptedAtMs !== undefined)

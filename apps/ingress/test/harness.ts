@@ -3,25 +3,21 @@ import { request } from 'node:http';
 import { type Redis } from 'ioredis';
 import { type PushJob, type PushResponse, type Region } from '@hpns/protocol';
 import {
-  createOutcomeListener,
   createPayloadCipher,
-  createProducerConnection,
-  AckTracker,
   createWorkerConnection,
-  DeadTokenCache,
   FinalOutcomes,
   keyedHasher,
-  outcomeChannel,
-  publishOutcome,
+  publishOutcomes,
   PushConsumer,
-  PushProducer,
+  type OutcomeMessage,
 } from '@hpns/queue';
 import { createLogger, createMetricsRegistry, type Registry } from '@hpns/runtime';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
 import { type ListenerMode } from '../src/entitlement';
 import { IngressMetrics } from '../src/ingress-metrics';
 import { createIngressServer, type IngressServer } from '../src/ingress-server';
-import { PushApi, type PushApiOptions, type RegionBinding } from '../src/push-api';
+import { IngressRegion } from '../src/ingress-region';
+import { PushApi, type PushApiOptions } from '../src/push-api';
 import { RedisRateLimiter } from '../src/rate-limiter';
 import { RedisTenantRegistry } from '../src/tenant-registry';
 
@@ -34,8 +30,10 @@ export type Answerer = (job: PushJob) => PushResponse | undefined;
 
 interface RegionRig {
   redis: TestRedis;
+  /** The fake worker's connections. */
   connections: Redis[];
-  binding: RegionBinding;
+  /** The region as the ingress's main builds it. */
+  binding: IngressRegion;
   consumers: PushConsumer[];
   received: PushJob[];
 }
@@ -68,16 +66,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   for (const name of regionNames) {
     const region = name as Region;
     const redis = await startTestRedis();
-    const producerConnection = createProducerConnection({
-      url: redis.url,
-      connectionName: `ingress-${name}`,
+    // The production wiring of a region (IngressRegion), on the test's Redis.
+    const binding = await IngressRegion.open({
+      region,
+      redisUrl: redis.url,
+      instanceId: 'test',
+      cipher,
+      hasher,
+      logger,
     });
-    await new Promise((resolve) => producerConnection.once('ready', resolve));
-    const subscriber = createWorkerConnection({ url: redis.url });
     const shared = createWorkerConnection({ url: redis.url });
     const workerConnection = createWorkerConnection({ url: redis.url });
     const received: PushJob[] = [];
-    // The fake worker remembers final outcomes other than OK, as the worker's processor does.
+    // The fake worker remembers final outcomes other than OK, as the worker's effects do.
     const workerOutcomes = new FinalOutcomes({ region, connection: shared });
     const consumers = (['apns', 'fcm'] as const).map((provider) => {
       const consumer = new PushConsumer({
@@ -86,43 +87,32 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         connection: workerConnection,
         cipher,
         concurrency: 50,
-        processor: async (job) => {
-          received.push(job);
-          const response = harness.answer(job);
-          if (response !== undefined) {
+        handler: async (opened) => {
+          if (!opened.readable) return { action: 'complete' };
+          const byChannel = new Map<string, OutcomeMessage[]>();
+          for (const { job } of opened.pushes) {
+            received.push(job);
+            const response = harness.answer(job);
+            if (response === undefined) continue;
             await workerOutcomes.remember(job.routing.requestId, job.routing.acceptedAtMs, response);
-            if (job.routing.replyTo !== undefined) {
-              await publishOutcome(shared, job.routing.replyTo, {
-                requestId: job.routing.requestId,
-                response,
-              });
-            }
+            if (job.routing.replyTo === undefined) continue;
+            const list = byChannel.get(job.routing.replyTo) ?? [];
+            list.push({ requestId: job.routing.requestId, response });
+            byChannel.set(job.routing.replyTo, list);
           }
+          for (const [channel, messages] of byChannel) await publishOutcomes(shared, channel, messages);
           return { action: 'complete' };
         },
       });
       consumer.start();
       return consumer;
     });
-    regions.set(name, {
-      redis,
-      connections: [producerConnection, subscriber, shared, workerConnection],
-      consumers,
-      received,
-      binding: {
-        producer: new PushProducer({ region, connection: producerConnection, cipher }),
-        outcomes: await createOutcomeListener(subscriber, outcomeChannel(region, 'test')),
-        // The hot path uses the fail-fast connection: a Redis outage must answer at once, not hang.
-        deadTokens: new DeadTokenCache({ region, connection: producerConnection, hasher }),
-        finalOutcomes: new FinalOutcomes({ region, connection: producerConnection }),
-        acks: new AckTracker({ region, connection: producerConnection, hasher }),
-      },
-    });
+    regions.set(name, { redis, connections: [shared, workerConnection], consumers, received, binding });
   }
   const registry = createMetricsRegistry({ collectDefaults: false });
   const metrics = new IngressMetrics(registry, regionNames);
   harness.registry = registry;
-  const lookups = new Map([...regions].map(([name, rig]) => [name as Region, rig.connections[0] as Redis]));
+  const lookups = new Map([...regions].map(([name, rig]) => [name as Region, rig.binding.lookups]));
   const api = new PushApi({
     regions: new Map([...regions].map(([name, rig]) => [name as Region, rig.binding])),
     routing: {
@@ -150,13 +140,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   harness.server = server;
   harness.regions = regions;
   harness.url = (listener = 0) => `http://127.0.0.1:${server.addresses[listener]?.port}`;
-  harness.redisOf = (region) => regions.get(region)?.connections[2] as Redis;
-  harness.reconnected = (region) =>
-    Promise.all(
-      (regions.get(region)?.connections ?? []).map((c) =>
+  harness.redisOf = (region) => regions.get(region)?.connections[0] as Redis;
+  harness.reconnected = async (region) => {
+    const rig = regions.get(region);
+    if (rig === undefined) return;
+    await rig.binding.reconnected();
+    await Promise.all(
+      rig.connections.map((c) =>
         c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)),
       ),
-    ).then(() => undefined);
+    );
+  };
   // Each step bounded: after a Redis restart a client may still be reconnecting, and cleanup must not hang.
   const bounded = (work: Promise<unknown>, ms = 3000) =>
     Promise.race([work.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
@@ -164,8 +158,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     await bounded(server.close(500));
     for (const rig of regions.values()) {
       await bounded(Promise.all(rig.consumers.map((c) => c.close(500))));
-      await bounded(rig.binding.producer.close());
-      await bounded(rig.binding.outcomes.close());
+      await bounded(rig.binding.close(1000));
       rig.connections.forEach((c) => c.disconnect());
       await rig.redis.stop();
     }

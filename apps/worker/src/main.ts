@@ -1,17 +1,7 @@
 // Composition root of a worker (STYLE.md §9): one region per process (HPNS_WORKER_REGION), every collaborator
 // built here and passed down.
 import { isHpnsError, type ProviderKind, type Region } from '@hpns/protocol';
-import {
-  AckTracker,
-  createPayloadCipher,
-  createWorkerConnection,
-  DeadTokenCache,
-  FinalOutcomes,
-  keyedHasher,
-  publishOutcome,
-  PushConsumer,
-  waitForReady,
-} from '@hpns/queue';
+import { createPayloadCipher, keyedHasher } from '@hpns/queue';
 import {
   createAdminServer,
   createLogger,
@@ -25,9 +15,9 @@ import {
   type HpnsConfig,
 } from '@hpns/runtime';
 import { circuitTarget } from './circuit-breaker';
-import { createPushProcessor } from './processor';
 import { createProviders } from './providers';
 import { WorkerMetrics } from './worker-metrics';
+import { WorkerRegion } from './worker-region';
 
 export async function main(): Promise<void> {
   let config: HpnsConfig;
@@ -52,32 +42,11 @@ export async function main(): Promise<void> {
   const keys = config.payloadKeys.map((k) => ({ id: k.id, key: k.key.reveal() }));
   const cipher = createPayloadCipher(keys, config.currentPayloadKeyId);
   const hasher = keyedHasher(tokenHashKeyOf(config, keys, logger));
-  // Only this region's Redis: a worker never holds a connection to another region (data residency).
-  const url = config.redis[region]?.url.reveal() as string;
-  const connection = createWorkerConnection({
-    url,
-    ca: config.redis[region]?.caPem,
-    connectionName: `hpns-worker-${region}`,
-  });
-  // The worker connection's settings, plus auto-pipelining: the outcome PUBLISH, ack SET and dead-token SET of
-  // every job that finishes in one event-loop turn go to Redis in one write instead of one write (a syscall
-  // here, a read event in Redis) per command. Only plain commands use this connection; BullMQ's own connection
-  // stays unpipelined (BullMQ does not support auto-pipelining).
-  const side = connection.duplicate({
-    connectionName: `hpns-worker-side-${region}`,
-    enableAutoPipelining: true,
-  });
-  for (const c of [connection, side])
-    c.on('error', (err) => logger.warn({ event: 'redis.error', err }, 'redis connection error'));
-  await waitForReady(side, 60_000);
 
   const providers = createProviders(config, registry, logger);
   const kinds = (Object.keys(providers) as ProviderKind[]).filter((kind) => providers[kind] !== undefined);
-  const deadTokens = new DeadTokenCache({ region, connection: side, hasher });
-  const acks = new AckTracker({ region, connection: side, hasher });
-  const finalOutcomes = new FinalOutcomes({ region, connection: side });
-  let consumers: PushConsumer[] = [];
-  const metrics = new WorkerMetrics(registry, () => consumers.map((c) => c.queue), [
+  let bound: WorkerRegion | undefined;
+  const metrics = new WorkerMetrics(registry, () => bound?.queues ?? [], [
     ...config.apple.map((t) => t.type),
     ...config.android.map((t) => t.type),
   ]);
@@ -85,52 +54,27 @@ export async function main(): Promise<void> {
     ...(providers.apns === undefined ? [] : config.apple.map((t) => circuitTarget('apns', t.type))),
     ...(providers.fcm === undefined ? [] : config.android.map((t) => circuitTarget('fcm', t.type))),
   ]);
-  const processor = createPushProcessor({
+  const worker = await WorkerRegion.open({
+    region,
+    redisUrl: config.redis[region]?.url.reveal() as string,
+    redisCaPem: config.redis[region]?.caPem,
+    cipher,
+    hasher,
     providers,
-    deadTokens,
-    acks,
-    finalOutcomes,
-    publish: (channel, message) => publishOutcome(side, channel, message),
-    logger: logger.child({ component: 'processor' }),
+    logger,
+    concurrency: config.worker.concurrency,
+    policy: { backoff: { baseDelayMs: config.worker.retryBaseMs, maxDelayMs: config.worker.retryMaxMs } },
     onCircuitChange: (target, state) => metrics.circuit(target, state),
-    onDecision: (job, decision, durationMs) => metrics.decision(job, decision, durationMs, Date.now()),
+    onDecision: (decided, nowMs) => metrics.decision(decided, nowMs),
   });
-  consumers = kinds.map(
-    (provider) =>
-      new PushConsumer({
-        region,
-        provider,
-        connection,
-        cipher,
-        processor,
-        concurrency: config.worker.concurrency,
-        onUnreadable: (jobId, err, routing, final) => {
-          logger.error({ event: 'job.unreadable', jobId, final, err }, 'job content cannot be opened');
-          // Tell the waiting ingress, so the Mattermost server does not get an OK for a push that is gone.
-          if (final && routing !== undefined) {
-            const response = {
-              status: 'FAIL',
-              error: 'push could not be read by the delivery worker',
-            } as const;
-            if (routing.replyTo !== undefined) {
-              void publishOutcome(side, routing.replyTo, { requestId: routing.requestId, response }).catch(
-                () => undefined,
-              );
-            }
-            void finalOutcomes
-              .remember(routing.requestId, routing.acceptedAtMs, response)
-              .catch(() => undefined);
-          }
-        },
-      }),
-  );
-  for (const consumer of consumers) consumer.start();
+  bound = worker;
+  worker.start();
 
   const admin = await createAdminServer({
     registry,
     logger,
     ...parseListenAddress(config.adminListenAddress),
-    readinessChecks: [{ name: `redis-${region}`, check: async () => void (await side.ping()) }],
+    readinessChecks: [{ name: `redis-${region}`, check: () => worker.ping() }],
   });
   logger.info(
     {
@@ -139,7 +83,7 @@ export async function main(): Promise<void> {
       providers: kinds,
       admin: admin.url,
       // BullMQ's lock tokens start with these ids: they tie a locked job in Redis to this process.
-      workerIds: consumers.map((c) => c.worker.id),
+      workerIds: worker.workerIds,
     },
     `worker for ${region} started`,
   );
@@ -149,14 +93,11 @@ export async function main(): Promise<void> {
     .add('admin.not-ready', () => admin.setReady(false))
     // Stop fetching and let jobs in flight finish; jobs still running at the deadline go back to the queue
     // when their lock expires (at-least-once, never lost).
-    .add('consumers.close', async () => {
-      await Promise.all(consumers.map((c) => c.close(Math.max(1000, config.shutdownTimeoutMs - 2000))));
-    })
+    // Stop fetching and let jobs in flight finish; jobs still running at the deadline go back to the queue
+    // when their lock expires (at-least-once, never lost).
+    .add('region.close', () => worker.close(Math.max(1000, config.shutdownTimeoutMs - 2000)))
     .add('providers.close', async () => {
       await Promise.allSettled(kinds.map((kind) => providers[kind]?.close()));
-    })
-    .add('redis.close', async () => {
-      await Promise.allSettled([connection.quit(), side.quit()]);
     })
     .add('admin.close', () => admin.close())
     .listen(process);

@@ -1,8 +1,28 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Queue } from 'bullmq';
-import { type PushJob } from '@hpns/protocol';
-import { type AttemptDecision } from './outcome-policy';
 import { type CircuitState } from './circuit-breaker';
+import { type Decision } from './decide';
+import { type Decided } from './effects';
+
+/**
+ * The `result` label of a decision (the series dashboards and alerts read): `complete` delivered or dead token,
+ * `retry`, `fail` failed for good or expired, `defer` held back without an attempt (open circuit).
+ */
+export function resultLabel(decision: Decision): 'complete' | 'retry' | 'fail' | 'defer' {
+  switch (decision.fate) {
+    case 'delivered':
+    case 'invalid_token':
+    case 'send':
+      return 'complete';
+    case 'retry':
+      return 'retry';
+    case 'held':
+      return 'defer';
+    case 'failed':
+    case 'expired':
+      return 'fail';
+  }
+}
 
 /** Provider reasons are codes (`TooManyRequests`, `UNAVAILABLE`, `ECONNRESET`); anything else is `other`. */
 function labelReason(reason: string): string {
@@ -92,15 +112,15 @@ export class WorkerMetrics {
     return this.#targets.has(type) ? type : 'other';
   }
 
-  decision(job: PushJob, decision: AttemptDecision, durationMs: number, nowMs: number): void {
-    const { region, provider, targetType } = job.routing;
-    this.#jobs.inc({ region, provider, target: this.#target(targetType), result: decision.result.action });
+  decision({ push, decision, durationMs }: Decided, nowMs: number): void {
+    const { region, provider, targetType, acceptedAtMs } = push.job.routing;
+    const result = resultLabel(decision);
+    this.#jobs.inc({ region, provider, target: this.#target(targetType), result });
     // A deferral (open circuit) sends nothing: it would only drag the processing-time histogram towards 0.
-    if (decision.result.action !== 'defer') this.#processing.observe({ provider }, durationMs / 1000);
-    if (decision.result.action === 'retry')
-      this.#retries.inc({ region, provider, reason: labelReason(decision.result.reason) });
-    if (decision.response?.status === 'OK' || decision.response?.status === 'REMOVE') {
-      this.#endToEnd.observe({ provider }, Math.max(0, nowMs - job.routing.acceptedAtMs) / 1000);
+    if (result !== 'defer') this.#processing.observe({ provider }, durationMs / 1000);
+    if (decision.fate === 'retry') this.#retries.inc({ region, provider, reason: labelReason(decision.reason) });
+    if (decision.fate === 'delivered' || decision.fate === 'invalid_token') {
+      this.#endToEnd.observe({ provider }, Math.max(0, nowMs - acceptedAtMs) / 1000);
     }
   }
 

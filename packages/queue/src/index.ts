@@ -9,7 +9,10 @@ export {
 } from './connections';
 export {
   ackKey,
+  deadLetterContentKey,
+  deadLetterKey,
   deadTokenKey,
+  idempotencyKey,
   finalOutcomeKey,
   KEY_ROOT,
   outcomeChannel,
@@ -20,7 +23,24 @@ export {
   type RateScope,
 } from './names';
 export { keyedHasher, type KeyedHasher } from './keyed-hash';
-export { createOutcomeListener, OutcomeListener, publishOutcome, type OutcomeMessage } from './outcomes';
+export {
+  createOutcomeListener,
+  OutcomeListener,
+  publishOutcome,
+  publishOutcomes,
+  type OutcomeMessage,
+} from './outcomes';
+export {
+  ENVELOPE_FORMAT,
+  envelopeMeta,
+  isEnvelope,
+  PUSH_FIELDS,
+  type EnvelopePush,
+  type EnvelopePushMeta,
+  type SealedEnvelope,
+} from './envelope';
+export { IdempotencyStore, type IdempotencyOptions, type Reservation } from './idempotency';
+export { DeadLetters, type DeadLetter, type DeadLetterOptions } from './dead-letters';
 export {
   createPayloadCipher,
   type PayloadCipher,
@@ -32,13 +52,22 @@ export {
   SEALED_JOB_VERSIONS,
   sealedRouting,
 } from './payload-cipher';
-export { PushProducer, type EnqueueResult, type PushProducerOptions } from './producer';
+export {
+  ENVELOPE_JOB_NAME,
+  envelopeJobOptions,
+  newEnvelopeId,
+  openPushQueue,
+  PushProducer,
+  type EnqueueResult,
+  type PushProducerOptions,
+} from './producer';
 export {
   PushConsumer,
-  type AttemptInfo,
-  type AttemptResult,
+  type JobDisposition,
+  type JobHandler,
+  type OpenedJob,
   type PushConsumerOptions,
-  type PushProcessor,
+  type UnreadableJob,
 } from './consumer';
 export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';
 export { RandomPool } from './random-pool';

@@ -59,3 +59,21 @@ export function rateLimitKey(scope: RateScope, idHash: string): string {
 export function finalOutcomeKey(region: Region, requestId: string): string {
   return `${KEY_ROOT}:final-${region}:${requestId}`;
 }
+
+/**
+ * One slot (a window of time) of one shard of the idempotency store (idempotency.ts). The shard is a hash tag, so
+ * a slot and the one before it share a cluster slot, while the 64 shards spread over the cluster.
+ */
+export function idempotencyKey(region: Region, shard: string, slot: number): string {
+  return `${KEY_ROOT}:{idem-${region}-${shard}}:${slot}`;
+}
+
+/** The dead-letter stream of a region: one record per push that failed for good (dead-letters.ts). */
+export function deadLetterKey(region: Region): string {
+  return `${KEY_ROOT}:dlq-${region}`;
+}
+
+/** The sealed content of a dead-lettered push, held until its time to live ends when the setting asks for it. */
+export function deadLetterContentKey(region: Region, requestId: string): string {
+  return `${KEY_ROOT}:dlq-content-${region}:${requestId}`;
+}

@@ -17,12 +17,43 @@ export async function publishOutcome(
   await connection.publish(channel, JSON.stringify(message));
 }
 
-function parseOutcome(text: string): OutcomeMessage | undefined {
+/**
+ * Publishes the outcomes of many pushes to one channel in one message (an envelope's pushes that were made by
+ * the same ingress process): `{"b":[[requestId, status, error?], …]}`. Ingresses of this release read both
+ * shapes; a worker answers a one-push job of an older ingress with the single shape (publishOutcome).
+ */
+export async function publishOutcomes(
+  connection: Redis,
+  channel: string,
+  messages: readonly OutcomeMessage[],
+): Promise<void> {
+  const b = messages.map(({ requestId, response }) =>
+    response.status === 'FAIL' ? [requestId, response.status, response.error] : [requestId, response.status],
+  );
+  await connection.publish(channel, JSON.stringify({ b }));
+}
+
+function parseOne(requestId: unknown, response: PushResponse | undefined): OutcomeMessage | undefined {
+  return typeof requestId === 'string' && response !== undefined ? { requestId, response } : undefined;
+}
+
+/** The outcomes of a message of either shape; undefined when it is not one. */
+function parseOutcomes(text: string): OutcomeMessage[] | undefined {
   try {
-    const value = JSON.parse(text) as { requestId?: unknown; response?: unknown };
-    const response = parsePushResponse(value.response);
-    if (typeof value.requestId !== 'string' || response === undefined) return undefined;
-    return { requestId: value.requestId, response };
+    const value = JSON.parse(text) as { requestId?: unknown; response?: unknown; b?: unknown };
+    if (Array.isArray(value.b)) {
+      const out: OutcomeMessage[] = [];
+      for (const row of value.b as unknown[]) {
+        if (!Array.isArray(row)) return undefined;
+        const [requestId, status, error] = row as unknown[];
+        const one = parseOne(requestId, parsePushResponse(error === undefined ? { status } : { status, error }));
+        if (one === undefined) return undefined;
+        out.push(one);
+      }
+      return out;
+    }
+    const one = parseOne(value.requestId, parsePushResponse(value.response));
+    return one === undefined ? undefined : [one];
   } catch {
     return undefined;
   }
@@ -45,12 +76,12 @@ export class OutcomeListener {
     this.channel = channel;
     connection.on('message', (from: string, text: string) => {
       if (from !== channel) return;
-      const message = parseOutcome(text);
-      if (message === undefined) {
+      const messages = parseOutcomes(text);
+      if (messages === undefined) {
         this.#malformed++;
         return;
       }
-      this.#waiters.get(message.requestId)?.(message.response);
+      for (const message of messages) this.#waiters.get(message.requestId)?.(message.response);
     });
   }
 

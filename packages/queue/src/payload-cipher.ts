@@ -8,6 +8,13 @@ import {
   type PushJobRouting,
   type PushNotification,
 } from '@hpns/protocol';
+import {
+  openEnvelope,
+  sealEnvelope,
+  type EnvelopeKeys,
+  type EnvelopePush,
+  type SealedEnvelope,
+} from './envelope';
 import { RandomPool } from './random-pool';
 
 /** One AES-256-GCM key and its id (config `HPNS_PAYLOAD_KEYS`). */
@@ -149,20 +156,36 @@ const DEFLATE_FROM_BYTES = 200;
  * server sends for category, type, version, platform, the ES256 JWT header of `signature`). Part of format 2:
  * never edit it, add a format version instead.
  */
-const DICTIONARY = Buffer.from(
+export const DICTIONARY = Buffer.from(
   '","NO_SIGNATURE","default","none","clear","update_badge","session","test","calls","android_rn-v2",' +
     '"android_rn","apple_rn-v2","apple_rn","v2","CAN_REPLY",true,false,' +
     '"eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2tfaWQiOiI","message","Town Square","',
 );
 
-/** Fields that differ from their zero value, as `[number, value, number, value, …]`. */
-function encodeContent(notification: PushNotification): Buffer {
+/** Fields that differ from their zero value, as `[number, value, number, value, …]` (formats 2 to 4). */
+export function contentPairs(notification: PushNotification): unknown[] {
   const pairs: unknown[] = [];
   for (const field of SEALED_FIELDS) {
     const value = notification[field];
     if (value !== '' && value !== 0 && value !== false) pairs.push(FIELD_NUMBER.get(field), value);
   }
-  const json = Buffer.from(JSON.stringify(pairs));
+  return pairs;
+}
+
+/** @throws Error when `pairs` is not a list of known field numbers and values. */
+export function fieldsFromPairs(pairs: unknown): Partial<PushNotification> {
+  if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new Error('content is not field pairs');
+  const fields: Record<string, unknown> = {};
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = SEALED_FIELDS[pairs[i] as number];
+    if (name === undefined) throw new Error(`unknown field number ${String(pairs[i])}`);
+    fields[name] = pairs[i + 1];
+  }
+  return fields as Partial<PushNotification>;
+}
+
+function encodeContent(notification: PushNotification): Buffer {
+  const json = Buffer.from(JSON.stringify(contentPairs(notification)));
   if (json.length >= DEFLATE_FROM_BYTES) {
     // A 1 KiB window and small state: content is at most a few KiB, and the per-call set-up stays cheap.
     const deflated = deflateRawSync(json, { dictionary: DICTIONARY, windowBits: 10, memLevel: 4 });
@@ -182,15 +205,7 @@ function decodeContent(version: number, plain: Buffer): Partial<PushNotification
         ? inflateRawSync(body, { dictionary: DICTIONARY, maxOutputLength: 1 << 20 })
         : body;
     if (plain[0] !== DEFLATED && plain[0] !== PLAIN) throw new Error(`unknown content encoding ${plain[0]}`);
-    const pairs = JSON.parse(json.toString('utf8')) as unknown;
-    if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new Error('content is not field pairs');
-    const fields: Record<string, unknown> = {};
-    for (let i = 0; i < pairs.length; i += 2) {
-      const name = SEALED_FIELDS[pairs[i] as number];
-      if (name === undefined) throw new Error(`unknown field number ${String(pairs[i])}`);
-      fields[name] = pairs[i + 1];
-    }
-    return fields as Partial<PushNotification>;
+    return fieldsFromPairs(JSON.parse(json.toString('utf8')) as unknown);
   } catch (cause) {
     throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content is not a valid encoding', { cause });
   }
@@ -213,6 +228,13 @@ export interface PayloadCipher {
    *   HPNS_PAYLOAD_DECRYPT_FAILED (tampered, garbled).
    */
   open(sealed: SealedPushJob): PushJob;
+  /** Seals pushes of one region and provider as one envelope (format 4, envelope.ts). */
+  sealEnvelope(pushes: readonly EnvelopePush[]): SealedEnvelope;
+  /**
+   * Opens an envelope.
+   * @throws HpnsError HPNS_PAYLOAD_KEY_MISSING, HPNS_PAYLOAD_DECRYPT_FAILED.
+   */
+  openEnvelope(data: unknown): EnvelopePush[];
 }
 
 export interface PayloadCipherOptions {
@@ -246,8 +268,19 @@ export function createPayloadCipher(
       'no payload encryption key is configured (HPNS_PAYLOAD_KEYS)',
     );
   }
+  const envelopeKeys: EnvelopeKeys = {
+    currentKeyId: current,
+    currentKey,
+    byId,
+    iv: () => random.take(IV_BYTES),
+    pairs: contentPairs,
+    fields: fieldsFromPairs,
+    dictionary: DICTIONARY,
+  };
   return {
     currentKeyId: current,
+    sealEnvelope: (pushes) => sealEnvelope(envelopeKeys, pushes),
+    openEnvelope: (data) => openEnvelope(envelopeKeys, data),
     seal(job) {
       const iv = random.take(IV_BYTES);
       // Format 3 stores the routing as a positional array; format 2 as the object itself. Same content encoding.

@@ -2,9 +2,14 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { redisUnavailable } from './connections';
-import { IDEMPOTENCY_WINDOW_MS } from './final-outcomes';
+import { type EnvelopePush } from './envelope';
+import { type IdempotencyStore } from './idempotency';
 import { pushQueueName, queuePrefix } from './names';
 import { type PayloadCipher } from './payload-cipher';
+import { RandomPool } from './random-pool';
+
+/** The BullMQ job name of an envelope (nothing a caller chose is kept in clear). */
+export const ENVELOPE_JOB_NAME = 'envelope';
 
 export interface PushProducerOptions {
   /** The region this producer enqueues into; a job of another region is refused (data residency). */
@@ -12,156 +17,231 @@ export interface PushProducerOptions {
   /** A fail-fast connection to this region's Redis (createProducerConnection). Not closed by the producer. */
   connection: Redis;
   cipher: PayloadCipher;
-  /** Attempts per job; the worker also stops at the push's time to live. Default 25. */
-  attempts?: number;
-  /** How long failed jobs (content scrubbed) are kept, in seconds. Default 3600. */
+  /**
+   * The idempotency window (idempotency.ts), on a fail-fast connection; needed for enqueues with a key.
+   */
+  idempotency?: IdempotencyStore;
+  /**
+   * The format written: 4 (default), envelopes; 3 or 2, one job per push, for a rolling upgrade while workers of
+   * a release that cannot read envelopes may still take jobs (docs/runbooks.md "Rolling upgrade").
+   */
+  format?: 2 | 3 | 4;
+  /** How long envelopes that failed (a worker bug, not a push's fate) are kept, in seconds. Default 3600. */
   failedRetentionSec?: number;
-  /** Jobs per `addBulk` round trip. Default 200. */
-  maxBatch?: number;
-  /** How long an idempotency key keeps a second copy of a push out, in ms. Default IDEMPOTENCY_WINDOW_MS (10 min). */
-  dedupTtlMs?: number;
+  /** Adds in flight per queue: pushes that arrive meanwhile form the next envelope. Default 2. */
+  maxInFlight?: number;
+  /** Pushes per envelope at most. Default 256. */
+  maxPushes?: number;
+  /** Content bytes per envelope at most (estimated from the notification's text fields). Default 512 KiB. */
+  maxBytes?: number;
 }
 
 /** The result of an enqueue. */
 export type EnqueueResult =
-  | { duplicate: false }
+  /** Queued, in the envelope (BullMQ job) `envelopeId`. */
+  | { duplicate: false; envelopeId: string }
   /** A push with the same idempotency key was already queued: this one was not added. */
   | { duplicate: true; /** The request id of the copy that was queued. */ firstRequestId: string };
 
 interface Pending {
   job: PushJob;
-  dedupKey: string | undefined;
+  bytes: number;
   resolve: (result: EnqueueResult) => void;
   reject: (error: unknown) => void;
+}
+
+/** One queue's group commit: what waits, and how many adds are out. */
+interface Lane {
+  queue: Queue;
+  pending: Pending[];
+  inFlight: number;
+  scheduled: boolean;
 }
 
 /** BullMQ custom job ids: no `:`, not all digits (reference/operations.md §A1). */
 const JOB_ID = /^(?!\d+$)[A-Za-z0-9_-]{1,64}$/;
 
+/** A rough size of a push in an envelope: its free-text fields plus the fixed ones. */
+function estimateBytes(job: PushJob): number {
+  const c = job.content;
+  return 400 + c.message.length + c.signature.length + c.override_icon_url.length + c.channel_name.length;
+}
+
+const ids = new RandomPool();
+/** A fresh envelope id: `e` and 16 base64url characters (a valid BullMQ job id). */
+export function newEnvelopeId(): string {
+  return `e${ids.take(12).toString('base64url')}`;
+}
+
+/** BullMQ options of an envelope job. `attempts` guards only against a worker bug or Redis trouble while it runs. */
+export function envelopeJobOptions(failedRetentionSec = 3600): JobsOptions {
+  return {
+    attempts: 20,
+    backoff: { type: 'hpns' },
+    removeOnComplete: true,
+    removeOnFail: { age: failedRetentionSec },
+  };
+}
+
+/** Opens a BullMQ queue of HPNS (its prefix, a short event stream, errors left to each command). */
+export function openPushQueue(connection: Redis, region: Region, provider: ProviderKind): Queue {
+  const name = pushQueueName(region, provider);
+  const queue = new Queue(name, {
+    connection,
+    prefix: queuePrefix(name),
+    skipWaitingForReady: true,
+    // HPNS reads outcomes from its own channel, not from BullMQ's event stream: keep that stream short.
+    streams: { events: { maxLen: 100 } },
+  });
+  // ioredis errors surface here; each add reports its own failure, so this only keeps them from being unhandled.
+  queue.on('error', () => undefined);
+  return queue;
+}
+
 /**
- * Enqueues pushes into the queues of one region, sealed (PayloadCipher), in micro-batches: every push added in
- * the same event-loop turn goes to Redis in one `addBulk` per queue, which is what lets one ingress process
- * accept many thousands of pushes per second. A Redis failure rejects each push with HPNS_REDIS_UNAVAILABLE
- * (retryable) at once; nothing is buffered while Redis is down.
+ * Enqueues pushes into the queues of one region by group commit: per queue at most `maxInFlight` adds are out
+ * at once, and the pushes that arrive while they are form the next envelope (one BullMQ job, one seal), up to
+ * `maxPushes` and `maxBytes`. A push that finds an add slot free goes at once (on the next turn of the event
+ * loop, with whatever arrived in the same turn): no timer adds latency at a low rate, and envelopes grow by
+ * themselves under load. A Redis failure rejects each push with HPNS_REDIS_UNAVAILABLE (retryable) at once;
+ * nothing is buffered while Redis is down.
  */
 export class PushProducer {
   readonly region: Region;
   readonly #options: PushProducerOptions;
-  readonly #queues: Record<ProviderKind, Queue>;
+  readonly #lanes: Record<ProviderKind, Lane>;
   readonly #jobOptions: JobsOptions;
-  #pending: Pending[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
-  #scheduled = false;
   #closed = false;
 
   constructor(options: PushProducerOptions) {
     this.region = options.region;
     this.#options = options;
-    const queue = (provider: ProviderKind) => {
-      const name = pushQueueName(options.region, provider);
-      const created = new Queue(name, {
-        connection: options.connection,
-        prefix: queuePrefix(name),
-        skipWaitingForReady: true,
-        // HPNS reads outcomes from its own channel, not from BullMQ's event stream: keep that stream short
-        // (it holds 10,000 events per queue by default, memory that buys nothing here).
-        streams: { events: { maxLen: 100 } },
-      });
-      // ioredis errors surface here; each add reports its own failure, so this only keeps them from being unhandled.
-      created.on('error', () => undefined);
-      return created;
-    };
-    this.#queues = { apns: queue('apns'), fcm: queue('fcm') };
-    this.#jobOptions = {
-      attempts: options.attempts ?? 25,
-      backoff: { type: 'hpns' },
-      removeOnComplete: true,
-      removeOnFail: { age: options.failedRetentionSec ?? 3600 },
-    };
+    const lane = (provider: ProviderKind): Lane => ({
+      queue: openPushQueue(options.connection, options.region, provider),
+      pending: [],
+      inFlight: 0,
+      scheduled: false,
+    });
+    this.#lanes = { apns: lane('apns'), fcm: lane('fcm') };
+    this.#jobOptions = envelopeJobOptions(options.failedRetentionSec);
   }
 
   /** The BullMQ queue of a provider (for metrics and admin tools). */
   queue(provider: ProviderKind): Queue {
-    return this.#queues[provider];
+    return this.#lanes[provider].queue;
   }
 
   /**
    * Enqueues one push; resolves once Redis has it. With `dedupKey` (the ingress derives it from `ack_id` and the
-   * device), a second push with the same key within the dedup window is not queued (`duplicate: true`).
+   * device), a second push with the same key within the idempotency window is not queued (`duplicate: true`).
    * @throws HpnsError HPNS_REGION_NOT_SERVED, HPNS_BAD_REQUEST (bad request id), HPNS_REDIS_UNAVAILABLE.
    */
-  enqueue(job: PushJob, dedupKey?: string): Promise<EnqueueResult> {
-    if (this.#closed) return Promise.reject(new HpnsError('HPNS_REDIS_UNAVAILABLE', 'producer is closed'));
+  async enqueue(job: PushJob, dedupKey?: string): Promise<EnqueueResult> {
+    if (this.#closed) throw new HpnsError('HPNS_REDIS_UNAVAILABLE', 'producer is closed');
     if (job.routing.region !== this.region) {
-      return Promise.reject(
-        new HpnsError(
-          'HPNS_REGION_NOT_SERVED',
-          `producer of region ${this.region} got a push of region ${job.routing.region}`,
-        ),
+      throw new HpnsError(
+        'HPNS_REGION_NOT_SERVED',
+        `producer of region ${this.region} got a push of region ${job.routing.region}`,
       );
     }
-    if (!JOB_ID.test(job.routing.requestId)) {
-      return Promise.reject(
-        new HpnsError('HPNS_BAD_REQUEST', 'request id must be 1-64 of [A-Za-z0-9_-], not all digits'),
-      );
+    const { requestId } = job.routing;
+    if (!JOB_ID.test(requestId)) {
+      throw new HpnsError('HPNS_BAD_REQUEST', 'request id must be 1-64 of [A-Za-z0-9_-], not all digits');
     }
+    if (dedupKey === undefined) return this.#add(job);
+    const store = this.#options.idempotency;
+    if (store === undefined) throw new Error('an enqueue with an idempotency key needs the idempotency store');
+    const reservation = await store.reserve(dedupKey, requestId);
+    if (reservation.duplicate) return reservation;
+    try {
+      return await this.#add(job);
+    } catch (error) {
+      // Not queued: the key must not keep the server's next copy out.
+      void store.release(dedupKey, requestId);
+      throw error;
+    }
+  }
+
+  #add(job: PushJob): Promise<EnqueueResult> {
     return new Promise<EnqueueResult>((resolve, reject) => {
-      this.#pending.push({ job, dedupKey, resolve, reject });
-      if (this.#pending.length >= (this.#options.maxBatch ?? 200)) this.#flush();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      const lane = this.#lanes[job.routing.provider];
+      lane.pending.push({ job, bytes: estimateBytes(job), resolve, reject });
+      this.#schedule(lane);
     });
   }
 
-  #flush(): void {
-    this.#scheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    for (const provider of ['apns', 'fcm'] as const) {
-      const items = batch.filter((item) => item.job.routing.provider === provider);
-      if (items.length === 0) continue;
-      const jobs = items.map(({ job, dedupKey }) => ({
-        name: job.routing.pushType || 'push',
-        data: this.#options.cipher.seal(job),
-        opts: {
-          ...this.#jobOptions,
-          jobId: job.routing.requestId,
-          ...(dedupKey === undefined
-            ? {}
-            : { deduplication: { id: dedupKey, ttl: this.#options.dedupTtlMs ?? IDEMPOTENCY_WINDOW_MS } }),
-        },
-      }));
-      const adding = this.#queues[provider].addBulk(jobs).then(
-        // A deduplicated add returns the job already holding the key, whose id is not ours.
-        (added) =>
-          items.forEach((item, i) => {
-            const id = added[i]?.id;
-            item.resolve(
-              id === undefined || id === item.job.routing.requestId
-                ? { duplicate: false }
-                : { duplicate: true, firstRequestId: id },
-            );
-          }),
-        (cause: unknown) => {
-          const error = redisUnavailable('enqueue', cause);
-          items.forEach((item) => item.reject(error));
-        },
-      );
+  #schedule(lane: Lane): void {
+    if (lane.scheduled || lane.pending.length === 0 || lane.inFlight >= (this.#options.maxInFlight ?? 2)) return;
+    lane.scheduled = true;
+    setImmediate(() => {
+      lane.scheduled = false;
+      this.#drain(lane);
+    });
+  }
+
+  #drain(lane: Lane): void {
+    const maxInFlight = this.#options.maxInFlight ?? 2;
+    const maxPushes = this.#options.maxPushes ?? 256;
+    const maxBytes = this.#options.maxBytes ?? 512 * 1024;
+    while (lane.pending.length > 0 && lane.inFlight < maxInFlight) {
+      let count = 0;
+      let bytes = 0;
+      while (count < lane.pending.length && count < maxPushes) {
+        const next = (lane.pending[count] as Pending).bytes;
+        if (count > 0 && bytes + next > maxBytes) break;
+        bytes += next;
+        count += 1;
+      }
+      const batch = lane.pending.splice(0, count);
+      lane.inFlight += 1;
+      const adding = this.#write(lane.queue, batch).finally(() => {
+        lane.inFlight -= 1;
+        this.#inFlight.delete(adding);
+        this.#schedule(lane);
+      });
       this.#inFlight.add(adding);
-      void adding.finally(() => this.#inFlight.delete(adding));
     }
   }
 
-  /** Flushes what is pending and closes the queues (not the connection, which the caller owns). */
+  /** One round trip: an envelope, or (formats 2 and 3) one job per push. Settles every push of the batch. */
+  async #write(queue: Queue, batch: Pending[]): Promise<void> {
+    const format = this.#options.format ?? 4;
+    try {
+      if (format === 4) {
+        const envelopeId = newEnvelopeId();
+        const pushes: EnvelopePush[] = batch.map(({ job }) => ({ job, attempts: 0 }));
+        await queue.add(ENVELOPE_JOB_NAME, this.#options.cipher.sealEnvelope(pushes), {
+          ...this.#jobOptions,
+          jobId: envelopeId,
+        });
+        for (const item of batch) item.resolve({ duplicate: false, envelopeId });
+      } else {
+        await queue.addBulk(
+          batch.map(({ job }) => ({
+            name: job.routing.pushType || 'push',
+            data: this.#options.cipher.seal(job),
+            // The attempt count a release before envelopes expects on a one-push job.
+            opts: { ...this.#jobOptions, attempts: 25, jobId: job.routing.requestId },
+          })),
+        );
+        for (const item of batch) item.resolve({ duplicate: false, envelopeId: item.job.routing.requestId });
+      }
+    } catch (cause) {
+      const error = redisUnavailable('enqueue', cause);
+      for (const item of batch) item.reject(error);
+    }
+  }
+
+  /** Sends what is pending and closes the queues (not the connection, which the caller owns). */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
     this.#closed = true;
-    // Let the last round trips finish, so no push accepted before close() is left unanswered.
-    await Promise.allSettled([...this.#inFlight]);
-    await Promise.all([this.#queues.apns.close(), this.#queues.fcm.close()]);
+    // Let every pending push and the round trips out finish, so nothing accepted before close() is unanswered.
+    while (this.#inFlight.size > 0 || Object.values(this.#lanes).some((lane) => lane.pending.length > 0)) {
+      for (const lane of Object.values(this.#lanes)) this.#drain(lane);
+      await Promise.allSettled([...this.#inFlight]);
+    }
+    await Promise.all(Object.values(this.#lanes).map((lane) => lane.queue.close()));
   }
 }

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { type PushJob, type Region } from '@hpns/protocol';
+import { type Region } from '@hpns/protocol';
 import {
   createPayloadCipher,
   createProducerConnection,
@@ -10,9 +10,10 @@ import {
   PushProducer,
   pushQueueName,
   queuePrefix,
-  type AttemptInfo,
-  type AttemptResult,
   keyedHasher,
+  type JobDisposition,
+  type OpenedJob,
+  type UnreadableJob,
 } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
 import { KEY_A, KEY_B, makeJob } from './support';
@@ -29,7 +30,7 @@ describe('PushConsumer', () => {
   const consumers: PushConsumer[] = [];
 
   const consumer = (
-    processor: (job: PushJob, attempt: number) => Promise<AttemptResult>,
+    handler: (job: OpenedJob | UnreadableJob, signal?: AbortSignal) => Promise<JobDisposition>,
     extra: object = {},
   ) => {
     const connection = createWorkerConnection({ url: redis.url });
@@ -39,7 +40,7 @@ describe('PushConsumer', () => {
       provider: 'apns',
       connection,
       cipher,
-      processor: (job: PushJob, info: AttemptInfo) => processor(job, info.attempt),
+      handler,
       random: () => 0,
       ...extra,
     });
@@ -52,7 +53,7 @@ describe('PushConsumer', () => {
     redis = await startTestRedis();
     producerConnection = createProducerConnection({ url: redis.url });
     await new Promise((resolve) => producerConnection.once('ready', resolve));
-    producer = new PushProducer({ region: US, connection: producerConnection, cipher, attempts: 5 });
+    producer = new PushProducer({ region: US, connection: producerConnection, cipher });
     const name = pushQueueName(US, 'apns');
     queue = new Queue(name, { connection: producerConnection, prefix: queuePrefix(name) });
   });
@@ -68,173 +69,105 @@ describe('PushConsumer', () => {
     await redis.stop();
   });
 
-  it('opens the job, hands it to the processor and removes it once complete', async () => {
-    const seen: PushJob[] = [];
-    const job = makeJob();
-    const done = new Promise<void>((resolve) => {
-      consumer(async (push) => {
-        seen.push(push);
+  const seen = () => {
+    const jobs: (OpenedJob | UnreadableJob)[] = [];
+    let notify: () => void = () => undefined;
+    return {
+      jobs,
+      next: () => new Promise<void>((resolve) => (notify = resolve)),
+      handler: async (job: OpenedJob | UnreadableJob): Promise<JobDisposition> => {
+        jobs.push(job);
+        notify();
         return { action: 'complete' };
-      }).worker.on('completed', () => resolve());
-    });
-    await producer.enqueue(job);
-    await done;
-    expect(seen).toEqual([job]);
-    expect(await queue.getJob(job.routing.requestId)).toBeUndefined();
-  });
-
-  it('retries no sooner than the Retry-After the processor reports', async () => {
-    const attempts: number[] = [];
-    const finished = new Promise<void>((resolve) => {
-      consumer(async (_push, attempt) => {
-        attempts.push(Date.now());
-        if (attempt === 1) return { action: 'retry', reason: 'TooManyRequests', retryAfterMs: 700 };
-        resolve();
-        return { action: 'complete' };
-      });
-    });
-    await producer.enqueue(makeJob());
-    await finished;
-    expect(attempts).toHaveLength(2);
-    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(700);
-  });
-
-  it('defers a job without using up an attempt', async () => {
-    const seen: number[] = [];
-    const times: number[] = [];
-    const done = new Promise<void>((resolve) => {
-      consumer(async (_push, attempt) => {
-        seen.push(attempt);
-        times.push(Date.now());
-        if (seen.length < 3) return { action: 'defer', delayMs: 100 };
-        resolve();
-        return { action: 'complete' };
-      });
-    });
-    await producer.enqueue(makeJob());
-    await done;
-    expect(seen).toEqual([1, 1, 1]);
-    expect((times[2] as number) - (times[0] as number)).toBeGreaterThanOrEqual(200);
-  });
-
-  it('fails for good with the reason and keeps no content on the failed job', async () => {
-    const job = makeJob();
-    const failed = new Promise<void>((resolve) => {
-      consumer(async () => ({ action: 'fail', reason: 'BadTopic' })).worker.on('failed', () =>
-        setTimeout(resolve, 100),
-      );
-    });
-    await producer.enqueue(job);
-    await failed;
-    const stored = await queue.getJob(job.routing.requestId);
-    expect(stored?.failedReason).toBe('BadTopic');
-    expect(stored?.attemptsMade).toBe(1);
-    expect(stored?.data).toEqual({
-      routing: {
-        region: 'us',
-        provider: 'apns',
-        targetType: 'apple_rn',
-        pushType: 'message',
-        acceptedAtMs: job.routing.acceptedAtMs,
-        expiresAtMs: job.routing.expiresAtMs,
       },
+    };
+  };
+
+  it('opens an envelope, hands its pushes to the handler and removes the job once complete', async () => {
+    const jobs = [makeJob(), makeJob({ message: 'second' })];
+    const log = seen();
+    const taken = log.next();
+    const results = await Promise.all(jobs.map((j) => producer.enqueue(j)));
+    // Pushes of one turn share one envelope.
+    expect(new Set(results.map((r) => !r.duplicate && r.envelopeId)).size).toBe(1);
+    consumer(log.handler);
+    await taken;
+    const [job] = log.jobs as [OpenedJob];
+    expect(job.readable).toBe(true);
+    expect(job.format).toBe(4);
+    expect(job.pushes.map((p) => p.job)).toEqual(jobs);
+    expect(job.pushes.map((p) => p.attempts)).toEqual([0, 0]);
+    while ((await queue.getJobCounts('active', 'completed'))['active'] !== 0) await new Promise((r) => setTimeout(r, 10));
+    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({
+      waiting: 0,
+      active: 0,
+      completed: 0,
+      failed: 0,
     });
   });
 
-  it('scrubs a job that fails on its last attempt', async () => {
-    const lastProducer = new PushProducer({
-      region: US,
-      connection: producerConnection,
-      cipher,
-      attempts: 2,
-    });
-    const job = makeJob();
-    const failed = new Promise<void>((resolve) => {
-      consumer(async () => ({ action: 'retry', reason: 'InternalServerError' })).worker.on('failed', (j) => {
-        if (j?.finishedOn !== undefined) resolve();
-      });
-    });
-    await lastProducer.enqueue(job);
-    await failed;
-    await lastProducer.close();
-    const stored = await queue.getJob(job.routing.requestId);
-    expect(stored?.attemptsMade).toBe(2);
-    expect(stored?.failedReason).toBe('InternalServerError');
-    expect(Object.keys(stored?.data as object)).toEqual(['routing']);
-  });
-
-  it('fails a job it cannot open, without calling the processor', async () => {
-    let called = false;
-    const unreadable: unknown[] = [];
-    const other = createPayloadCipher([KEY_B]);
-    // One attempt: a job sealed with a key this worker lacks is retried until its last attempt.
-    const otherProducer = new PushProducer({
-      region: US,
-      connection: producerConnection,
-      cipher: other,
-      attempts: 1,
-    });
-    const failed = new Promise<void>((resolve) => {
-      consumer(
-        async () => {
-          called = true;
-          return { action: 'complete' };
-        },
-        {
-          onUnreadable: (_id: string, error: unknown, routing: unknown, final: boolean) =>
-            unreadable.push({ error, routing, final }),
-        },
-      ).worker.on('failed', () => resolve());
-    });
-    await otherProducer.enqueue(makeJob());
-    await failed;
-    await otherProducer.close();
-    expect(called).toBe(false);
-    expect(unreadable).toEqual([
-      {
-        error: expect.objectContaining({ code: 'HPNS_PAYLOAD_KEY_MISSING' }),
-        routing: expect.objectContaining({ region: 'us' }),
-        final: true,
-      },
-    ]);
-  });
-
-  it('retries a job sealed in a newer format (a rolling upgrade) instead of failing it for good', async () => {
-    let called = false;
-    const unreadable: { code: unknown; final: boolean }[] = [];
-    // A newer release's job: format 4, which this release cannot read.
-    const newer = { ...cipher, seal: (job: PushJob) => ({ ...cipher.seal(job), v: 4 }) as never };
-    const newerProducer = new PushProducer({ region: US, connection: producerConnection, cipher: newer });
-    const seen = new Promise<void>((resolve) => {
-      consumer(
-        async () => {
-          called = true;
-          return { action: 'complete' };
-        },
-        {
-          onUnreadable: (_id: string, error: { code?: unknown }, _routing: unknown, final: boolean) => {
-            unreadable.push({ code: error.code, final });
-            resolve();
-          },
-        },
-      );
-    });
-    const job = makeJob();
-    await newerProducer.enqueue(job);
-    await seen;
-    await newerProducer.close();
-    expect(called).toBe(false);
-    expect(unreadable).toEqual([{ code: 'HPNS_PAYLOAD_FORMAT_UNKNOWN', final: false }]);
-    // Put back for a later attempt, content intact (not scrubbed, not failed).
-    let stored = await queue.getJob(job.routing.requestId);
-    for (let i = 0; i < 50 && (await stored?.getState()) !== 'delayed'; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      stored = await queue.getJob(job.routing.requestId);
+  it('opens one-push jobs of formats 1 to 3 (queued by an older ingress) as a one-push job', async () => {
+    for (const format of [2, 3] as const) {
+      const old = createPayloadCipher([KEY_A], undefined, { format });
+      const j = makeJob();
+      await queue.add('message', old.seal(j), { jobId: j.routing.requestId, attempts: 25 });
     }
-    expect(await stored?.getState()).toBe('delayed');
-    expect(stored?.failedReason).toBe('payload_format_unknown');
-    expect((stored?.data as { c?: string }).c).toEqual(expect.any(String));
-    await stored?.remove();
+    const log = seen();
+    consumer(log.handler);
+    while (log.jobs.length < 2) await log.next();
+    expect(log.jobs.map((j) => j.readable && j.format).sort()).toEqual([2, 3]);
+    for (const j of log.jobs) expect(j.readable && j.pushes.length).toBe(1);
+  });
+
+  it('takes a job again, unchanged and without using an attempt, when the handler says later', async () => {
+    await producer.enqueue(makeJob());
+    const times: number[] = [];
+    let done: () => void = () => undefined;
+    const twice = new Promise<void>((resolve) => (done = resolve));
+    consumer(async (job) => {
+      times.push(Date.now());
+      if (times.length === 1) return { action: 'later', delayMs: 300 };
+      expect(job.readable).toBe(true);
+      done();
+      return { action: 'complete' };
+    });
+    await twice;
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(250);
+  });
+
+  it('hands over an envelope it cannot open with its pushes’ clear part, telling garbage from not-yet', async () => {
+    const other = createPayloadCipher([KEY_B]);
+    const j = makeJob();
+    const sealed = other.sealEnvelope([{ job: j, attempts: 2 }]);
+    await queue.add('envelope', sealed, { jobId: 'ekeyb' });
+    await queue.add('envelope', { ...sealed, k: 'a', c: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, { jobId: 'egarbled' });
+    const log = seen();
+    consumer(log.handler);
+    while (log.jobs.length < 2) await log.next();
+    const byId = new Map(log.jobs.map((x) => [x.id, x as UnreadableJob]));
+    expect(byId.get('ekeyb')).toMatchObject({ readable: false, notYet: true });
+    expect(byId.get('egarbled')).toMatchObject({ readable: false, notYet: false });
+    for (const x of byId.values()) {
+      expect(x.pushes).toEqual([{ routing: j.routing, attempts: 2 }]);
+    }
+  });
+
+  it('retries a job whose handler throws, and scrubs it down to its clear part when it fails for good', async () => {
+    const j = makeJob({ message: 'secret words' });
+    await queue.add('envelope', cipher.sealEnvelope([{ job: j, attempts: 0 }]), { jobId: 'ebug', attempts: 2 });
+    let calls = 0;
+    consumer(async () => {
+      calls += 1;
+      throw new Error('a bug');
+    }, { backoff: { baseDelayMs: 10, maxDelayMs: 10 } });
+    let failed = await queue.getJob('ebug');
+    while (failed?.finishedOn === undefined || failed.data.c !== undefined) {
+      await new Promise((r) => setTimeout(r, 20));
+      failed = await queue.getJob('ebug');
+    }
+    expect(calls).toBe(2);
+    expect(JSON.stringify(failed.data)).not.toContain('"c"');
+    expect(Object.keys(failed.data as object).sort()).toEqual(['h', 'p', 's', 'v']);
   });
 
   it('aborts the sends still in flight when close() reaches its deadline', async () => {
@@ -249,13 +182,13 @@ describe('PushConsumer', () => {
       provider: 'apns',
       connection,
       cipher,
-      processor: (_job, info) => {
+      handler: (_job, signal) => {
         started();
         // A send that answers only when aborted, as the providers do with the signal.
-        return new Promise<AttemptResult>((resolve) =>
-          info.signal?.addEventListener('abort', () => {
+        return new Promise<JobDisposition>((resolve) =>
+          signal?.addEventListener('abort', () => {
             aborted();
-            resolve({ action: 'retry', reason: 'aborted' });
+            resolve({ action: 'complete' });
           }),
         );
       },
@@ -276,7 +209,7 @@ describe('PushConsumer', () => {
     const crashed = consumer(
       () => {
         firstTook();
-        return new Promise<AttemptResult>(() => undefined); // hangs, as a worker killed mid-send
+        return new Promise<JobDisposition>(() => undefined); // hangs, as a worker killed mid-send
       },
       { lockDurationMs: 1000, stalledIntervalMs: 200 },
     );
@@ -284,16 +217,16 @@ describe('PushConsumer', () => {
     await taken;
     // Simulate the crash: stop lock renewal without giving the job back.
     await crashed.worker.close(true);
-    const redelivered = new Promise<number>((resolve) => {
+    const redelivered = new Promise<string>((resolve) => {
       consumer(
-        async (_push, attempt) => {
-          resolve(attempt);
+        async (opened) => {
+          resolve(opened.readable ? (opened.pushes[0]?.job.routing.requestId ?? '') : '');
           return { action: 'complete' };
         },
         { lockDurationMs: 1000, stalledIntervalMs: 200 },
       );
     });
-    expect(await redelivered).toBeGreaterThanOrEqual(1);
+    expect(await redelivered).toBe(job.routing.requestId);
   });
 });
 

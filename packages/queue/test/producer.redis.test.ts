@@ -37,14 +37,35 @@ describe('PushProducer', () => {
   });
   afterAll(() => redis.stop());
 
-  it('enqueues a sealed job under its request id, into the queue of its provider', async () => {
-    const job = makeJob({ provider: 'fcm' });
-    await producer.enqueue(job);
-    const name = pushQueueName('us' as Region, 'fcm');
-    const queue = new Queue(name, { connection, prefix: queuePrefix(name) });
+  const queueOf = (provider: 'apns' | 'fcm') => {
+    const name = pushQueueName('us' as Region, provider);
+    return new Queue(name, { connection, prefix: queuePrefix(name) });
+  };
+
+  it('enqueues pushes as one sealed envelope job in the queue of their provider', async () => {
+    const jobs = [makeJob({ provider: 'fcm' }), makeJob({ provider: 'fcm', message: 'two' })];
+    const results = await Promise.all(jobs.map((job) => producer.enqueue(job)));
+    const [first] = results;
+    if (first === undefined || first.duplicate) throw new Error('expected a queued push');
+    expect(results).toEqual([first, first]);
+    const queue = queueOf('fcm');
+    const stored = await queue.getJob(first.envelopeId);
+    expect(stored?.name).toBe('envelope');
+    expect(stored?.opts).toMatchObject({ attempts: 20, removeOnComplete: true, backoff: { type: 'hpns' } });
+    expect(cipher.openEnvelope(stored?.data)).toEqual(jobs.map((job) => ({ job, attempts: 0 })));
+    await queue.close();
+  });
+
+  it('writes one job per push under its request id in format 3 (a rolling upgrade)', async () => {
+    const legacy = new PushProducer({ region: 'us' as Region, connection, cipher, format: 3 });
+    const job = makeJob();
+    await legacy.enqueue(job);
+    const queue = queueOf('apns');
     const stored = await queue.getJob(job.routing.requestId);
-    expect(stored?.opts).toMatchObject({ attempts: 25, removeOnComplete: true, backoff: { type: 'hpns' } });
+    expect(stored?.opts).toMatchObject({ attempts: 25 });
     expect(cipher.open(stored?.data as SealedPushJob)).toEqual(job);
+    await legacy.close();
+    await queue.obliterate({ force: true });
     await queue.close();
   });
 
@@ -66,20 +87,24 @@ describe('PushProducer', () => {
     }
   });
 
-  it('batches pushes added in one turn into one round trip per queue', async () => {
+  it('group-commits: pushes of one turn share an envelope, later ones form the next while an add is out', async () => {
     const jobs = Array.from({ length: 500 }, (_, i) => makeJob({ provider: i % 2 === 0 ? 'apns' : 'fcm' }));
-    await Promise.all(jobs.map((job) => producer.enqueue(job)));
-    const counts = await Promise.all(
-      (['apns', 'fcm'] as const).map(async (provider) => {
-        const name = pushQueueName('us' as Region, provider);
-        const queue = new Queue(name, { connection, prefix: queuePrefix(name) });
-        const waiting = await queue.getJobCountByTypes('waiting');
-        await queue.close();
-        return waiting;
-      }),
-    );
-    expect(counts[0]).toBeGreaterThanOrEqual(250);
-    expect(counts[1]).toBeGreaterThanOrEqual(250);
+    const results = await Promise.all(jobs.map((job) => producer.enqueue(job)));
+    const envelopes = new Set(results.map((r) => !r.duplicate && r.envelopeId));
+    // 250 per queue: under the 256-push cap, one envelope each.
+    expect(envelopes.size).toBe(2);
+
+    const one = new PushProducer({ region: 'us' as Region, connection, cipher, maxInFlight: 1, maxPushes: 40 });
+    const lone = one.enqueue(makeJob());
+    // Arrive while the lone push's add is out (the next turn): they wait and go together, in ≤ 40s.
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = Array.from({ length: 100 }, () => one.enqueue(makeJob()));
+    const ids = (await Promise.all([lone, ...rest])).map((r) => (r.duplicate ? '' : r.envelopeId));
+    const sizes = new Map<string, number>();
+    for (const id of ids) sizes.set(id, (sizes.get(id) ?? 0) + 1);
+    expect(sizes.get(ids[0] as string)).toBe(1);
+    expect([...sizes.values()].slice(1)).toEqual([40, 40, 20]);
+    await one.close();
   });
 
   it('refuses a push of another region, and request ids BullMQ cannot take', async () => {
@@ -104,7 +129,7 @@ describe('PushProducer', () => {
       await redis.start();
     }
     await new Promise((resolve) => connection.once('ready', resolve));
-    await expect(producer.enqueue(makeJob())).resolves.toEqual({ duplicate: false });
+    await expect(producer.enqueue(makeJob())).resolves.toMatchObject({ duplicate: false });
   });
 });
 

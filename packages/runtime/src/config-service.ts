@@ -54,8 +54,15 @@ export interface IngressConfig {
 export interface WorkerConfig {
   /** The one region a worker process serves (`HPNS_WORKER_REGION`); undefined in processes that are no worker. */
   readonly region: Region | undefined;
-  /** Jobs in flight per provider queue (`HPNS_WORKER_CONCURRENCY`, default 100). */
+  /**
+   * Sends in flight per provider target, and envelopes taken at once per provider queue
+   * (`HPNS_WORKER_CONCURRENCY`, default 100).
+   */
   readonly concurrency: number;
+  /** The cap of the first retry's delay (`HPNS_WORKER_RETRY_BASE_MS`, default 1000). */
+  readonly retryBaseMs: number;
+  /** The largest retry delay (`HPNS_WORKER_RETRY_MAX_MS`, default 60000); retries go on until the push's TTL. */
+  readonly retryMaxMs: number;
 }
 
 /** Where providers send, for the simulators and private test setups; production leaves all unset. */
@@ -82,10 +89,11 @@ export interface ServiceConfig {
   /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
   readonly pushTtlMs: number;
   /**
-   * The sealed-job format the ingress writes (`HPNS_SEALED_JOB_FORMAT`, 2 or 3, default 3). 2 during a rolling
-   * upgrade from a release whose workers cannot open format 3; every format is read either way.
+   * The sealed-job format the ingress writes (`HPNS_SEALED_JOB_FORMAT`, 2 to 4, default 4: envelopes). 3 (or 2)
+   * during a rolling upgrade from a release whose workers cannot open envelopes (or format 3): one job per push;
+   * every format is read either way.
    */
-  readonly sealedJobFormat: 2 | 3;
+  readonly sealedJobFormat: 2 | 3 | 4;
   /** Development mode (`HPNS_DEV_MODE`): a generated payload key is allowed. Never in production. */
   readonly devMode: boolean;
 }
@@ -109,6 +117,8 @@ export const SERVICE_ENV_VARS = [
   'HPNS_SEALED_JOB_FORMAT',
   'HPNS_WORKER_REGION',
   'HPNS_WORKER_CONCURRENCY',
+  'HPNS_WORKER_RETRY_BASE_MS',
+  'HPNS_WORKER_RETRY_MAX_MS',
   'HPNS_DEV_MODE',
   'HPNS_APNS_URL',
   'HPNS_FCM_URL',
@@ -295,9 +305,11 @@ export function readServiceSettings(
           ? (workerRegionText as Region)
           : undefined,
       concurrency: int(env, files, issues, 'HPNS_WORKER_CONCURRENCY', 100, 1, 10_000),
+      retryBaseMs: int(env, files, issues, 'HPNS_WORKER_RETRY_BASE_MS', 1000, 1, 3_600_000),
+      retryMaxMs: int(env, files, issues, 'HPNS_WORKER_RETRY_MAX_MS', 60_000, 1, 3_600_000),
     },
     pushTtlMs: int(env, files, issues, 'HPNS_PUSH_TTL_SEC', 3600, 1, 28 * 86_400) * 1000,
-    sealedJobFormat: int(env, files, issues, 'HPNS_SEALED_JOB_FORMAT', 3, 2, 3) as 2 | 3,
+    sealedJobFormat: int(env, files, issues, 'HPNS_SEALED_JOB_FORMAT', 4, 2, 4) as 2 | 3 | 4,
     devMode: devText === undefined ? false : (parseBoolSetting(issues, 'HPNS_DEV_MODE', devText) ?? false),
   };
 }

@@ -1,0 +1,142 @@
+import { type Redis } from 'ioredis';
+import { type ProviderKind, type Region } from '@hpns/protocol';
+import { type EnvelopePush } from './envelope';
+import { deadLetterContentKey, deadLetterKey } from './names';
+import { type PayloadCipher } from './payload-cipher';
+
+/**
+ * What is kept of a push that failed for good: its routing metadata, the reason and its attempts. Never its
+ * content in clear (a reason is a provider code or one of HPNS's own words, never text a caller chose).
+ */
+export interface DeadLetter {
+  requestId: string;
+  region: Region;
+  provider: ProviderKind;
+  targetType: string;
+  pushType: string;
+  /** Why it failed: `expired`, `unreadable`, `internal_error`, `attempt_limit`, or the provider's reason. */
+  reason: string;
+  attempts: number;
+  acceptedAtMs: number;
+  expiresAtMs: number;
+  firstAttemptAtMs?: number;
+  lastAttemptAtMs?: number;
+  failedAtMs: number;
+  /** True when the push's sealed content is held until its TTL ends (DeadLetterOptions.holdContent). */
+  contentHeld: boolean;
+}
+
+export interface DeadLetterOptions {
+  region: Region;
+  /** The worker's side connection (auto-pipelined): a batch of records goes to Redis in one write. */
+  connection: Redis;
+  /** How long records are kept, in ms. Default 24 h. */
+  retentionMs?: number;
+  /** Records kept at most (the oldest go first): bounds the stream's memory. Default 100,000 (~25 MB). */
+  maxRecords?: number;
+  /**
+   * Hold each push's sealed content (a one-push envelope, encrypted as in the queue) until its TTL ends, so
+   * that it can be sent again once the cause is fixed. Off by default: then nothing of the content outlives the
+   * push's last attempt.
+   */
+  holdContent?: PayloadCipher;
+  now?: () => number;
+}
+
+const FIELDS = [
+  'requestId',
+  'region',
+  'provider',
+  'targetType',
+  'pushType',
+  'reason',
+  'attempts',
+  'acceptedAtMs',
+  'expiresAtMs',
+  'firstAttemptAtMs',
+  'lastAttemptAtMs',
+  'failedAtMs',
+  'contentHeld',
+] as const;
+
+/**
+ * The dead-letter store of one region: a Redis stream (`hpns:dlq-<region>`), one entry per push, trimmed by age
+ * and count on every write.
+ */
+export class DeadLetters {
+  readonly #options: DeadLetterOptions;
+  readonly #now: () => number;
+
+  constructor(options: DeadLetterOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Records pushes that failed for good; the commands of one call go out together. */
+  async record(failures: readonly { push: EnvelopePush; reason: string }[]): Promise<void> {
+    if (failures.length === 0) return;
+    const { connection, region, holdContent } = this.#options;
+    const key = deadLetterKey(region);
+    const now = this.#now();
+    const writes: Promise<unknown>[] = [];
+    for (const { push, reason } of failures) {
+      const r = push.job.routing;
+      const leftMs = r.expiresAtMs - now;
+      const held = holdContent !== undefined && leftMs > 0;
+      if (held) {
+        const sealed = JSON.stringify(holdContent.sealEnvelope([push]));
+        writes.push(connection.set(deadLetterContentKey(region, r.requestId), sealed, 'PX', Math.ceil(leftMs)));
+      }
+      const letter: DeadLetter = {
+        requestId: r.requestId,
+        region: r.region,
+        provider: r.provider,
+        targetType: r.targetType,
+        pushType: r.pushType,
+        reason,
+        attempts: push.attempts,
+        acceptedAtMs: r.acceptedAtMs,
+        expiresAtMs: r.expiresAtMs,
+        ...(push.firstAttemptAtMs === undefined ? {} : { firstAttemptAtMs: push.firstAttemptAtMs }),
+        ...(push.lastAttemptAtMs === undefined ? {} : { lastAttemptAtMs: push.lastAttemptAtMs }),
+        failedAtMs: now,
+        contentHeld: held,
+      };
+      const fields = FIELDS.flatMap((f) => (letter[f] === undefined ? [] : [f, String(letter[f])]));
+      writes.push(connection.xadd(key, 'MAXLEN', '~', String(this.#options.maxRecords ?? 100_000), '*', ...fields));
+    }
+    writes.push(connection.xtrim(key, 'MINID', '~', String(now - (this.#options.retentionMs ?? 86_400_000))));
+    await Promise.all(writes);
+  }
+
+  /** The newest records first, at most `count`. */
+  async list(count = 100): Promise<DeadLetter[]> {
+    const entries = await this.#options.connection.xrevrange(deadLetterKey(this.#options.region), '+', '-', 'COUNT', count);
+    return entries.map(([, flat]) => {
+      const raw: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) raw[flat[i] as string] = flat[i + 1] as string;
+      const num = (name: string) => (raw[name] === undefined ? undefined : Number(raw[name]));
+      return {
+        requestId: raw['requestId'] ?? '',
+        region: (raw['region'] ?? '') as Region,
+        provider: (raw['provider'] ?? '') as ProviderKind,
+        targetType: raw['targetType'] ?? '',
+        pushType: raw['pushType'] ?? '',
+        reason: raw['reason'] ?? '',
+        attempts: num('attempts') ?? 0,
+        acceptedAtMs: num('acceptedAtMs') ?? 0,
+        expiresAtMs: num('expiresAtMs') ?? 0,
+        ...(raw['firstAttemptAtMs'] === undefined ? {} : { firstAttemptAtMs: num('firstAttemptAtMs') }),
+        ...(raw['lastAttemptAtMs'] === undefined ? {} : { lastAttemptAtMs: num('lastAttemptAtMs') }),
+        failedAtMs: num('failedAtMs') ?? 0,
+        contentHeld: raw['contentHeld'] === 'true',
+      } as DeadLetter;
+    });
+  }
+
+  /** The held sealed content of a dead-lettered push (a one-push envelope), while its TTL lasts. */
+  async heldContent(requestId: string): Promise<unknown> {
+    const text = await this.#options.connection.get(deadLetterContentKey(this.#options.region, requestId));
+    return text === null ? undefined : (JSON.parse(text) as unknown);
+  }
+}
