@@ -85,7 +85,10 @@ export class IngressRegion implements RegionBinding {
         connectionName: `hpns-ingress-${role}${region}-${instanceId}`,
       });
       connection.on('error', (err) =>
-        logger.warn({ event: 'redis.error', region, role: role || 'producer', err }, 'redis connection error'),
+        logger.warn(
+          { event: 'redis.error', region, role: role || 'producer', err },
+          'redis connection error',
+        ),
       );
       return connection;
     };
@@ -128,7 +131,10 @@ export class IngressRegion implements RegionBinding {
    */
   async close(stepMs = 5000): Promise<void> {
     const bounded = (work: Promise<unknown>) =>
-      Promise.race([work.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, stepMs).unref())]);
+      Promise.race([
+        work.catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, stepMs).unref()),
+      ]);
     await bounded(this.outcomes.close());
     await bounded(this.producer.close());
     await bounded(Promise.allSettled(this.#connections.map((c) => c.quit())));

@@ -82,7 +82,11 @@ export function decide(observation: Observation, state: PushState, policy: Decis
     }
     case 'unreadable': {
       if (!observation.notYet) {
-        return { fate: 'failed', reason: 'unreadable', response: { status: 'FAIL', error: UNREADABLE_FAIL_TEXT } };
+        return {
+          fate: 'failed',
+          reason: 'unreadable',
+          response: { status: 'FAIL', error: UNREADABLE_FAIL_TEXT },
+        };
       }
       const atMs = state.nowMs + (policy.notYetReadableMs ?? 5000);
       return atMs >= state.expiresAtMs ? EXPIRED : { fate: 'held', atMs, reason: 'not_yet_readable' };
@@ -104,7 +108,11 @@ export function decide(observation: Observation, state: PushState, policy: Decis
     case 'invalid_token':
       return { fate: 'invalid_token', reason: outcome.reason, response: { status: 'REMOVE' } };
     case 'rejected':
-      return { fate: 'failed', reason: outcome.reason, response: pushResponseForOutcome(outcome, state.provider) };
+      return {
+        fate: 'failed',
+        reason: outcome.reason,
+        response: pushResponseForOutcome(outcome, state.provider),
+      };
     case 'retryable': {
       if (state.attempts >= (policy.attemptGuard ?? 1000)) {
         return {

@@ -1,8 +1,18 @@
-import { makePushNotification, PUSH_JOB_VERSION, type DeliveryOutcome, type ProviderKind } from '@hpns/protocol';
+import {
+  makePushNotification,
+  PUSH_JOB_VERSION,
+  type DeliveryOutcome,
+  type ProviderKind,
+} from '@hpns/protocol';
 import { type PushProvider } from '@hpns/providers';
 import { type EnvelopePush, type JobHandler, type OpenedJob, type UnreadableJob } from '@hpns/queue';
 import { type Logger } from '@hpns/runtime';
-import { CircuitBreaker, circuitTarget, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker';
+import {
+  CircuitBreaker,
+  circuitTarget,
+  type CircuitBreakerOptions,
+  type CircuitState,
+} from './circuit-breaker';
 import { decide, type Decision, type DecisionPolicy, type Observation } from './decide';
 import { type Decided, type Effects } from './effects';
 
@@ -116,7 +126,10 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
         outcome = await provider.send(push.job, signal);
       } catch (err) {
         breaker.record(false);
-        deps.logger.error({ event: 'delivery.bug', requestId: routing.requestId, target, err }, 'provider threw');
+        deps.logger.error(
+          { event: 'delivery.bug', requestId: routing.requestId, target, err },
+          'provider threw',
+        );
         return done(judge(push, { kind: 'provider_bug' }));
       }
       breaker.record(outcome.kind !== 'retryable');
@@ -154,7 +167,10 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     }
     const decided = job.pushes.map(({ routing, ...state }): Decided => {
       // The clear part only: a push without content, enough for the answer and the dead-letter record.
-      const push: EnvelopePush = { ...state, job: { v: PUSH_JOB_VERSION, routing, content: makePushNotification({}) } };
+      const push: EnvelopePush = {
+        ...state,
+        job: { v: PUSH_JOB_VERSION, routing, content: makePushNotification({}) },
+      };
       return { push, decision: judge(push, { kind: 'unreadable', notYet: job.notYet }), durationMs: 0 };
     });
     await deps.effects.apply(decided, job.format < 4);

@@ -72,7 +72,9 @@ export class Effects {
     const again: Decided[] = [];
     const guard = (what: string, work: Promise<unknown>) =>
       bookkeeping.push(
-        work.catch((err: unknown) => deps.logger.warn({ event: `${what}.write_failed`, err }, `could not record ${what}`)),
+        work.catch((err: unknown) =>
+          deps.logger.warn({ event: `${what}.write_failed`, err }, `could not record ${what}`),
+        ),
       );
 
     for (const item of decided) {
@@ -97,7 +99,10 @@ export class Effects {
         guard('ack', deps.acks.delivered(content.ack_id, routing.acceptedAtMs));
       }
       if (response.status !== 'OK' && deps.finalOutcomes !== undefined) {
-        guard('final_outcome', deps.finalOutcomes.remember(routing.requestId, routing.acceptedAtMs, response));
+        guard(
+          'final_outcome',
+          deps.finalOutcomes.remember(routing.requestId, routing.acceptedAtMs, response),
+        );
       }
       if (decision.fate === 'failed') failures.push({ push, reason: decision.reason });
       if (decision.fate === 'expired') failures.push({ push, reason: 'expired' });
@@ -120,7 +125,8 @@ export class Effects {
     const deps = this.#deps;
     const groupMs = deps.retryGroupMs ?? 250;
     const maxPushes = deps.maxPushes ?? 256;
-    const due = (d: Decided) => (d.decision.fate === 'retry' || d.decision.fate === 'held' ? d.decision.atMs : 0);
+    const due = (d: Decided) =>
+      d.decision.fate === 'retry' || d.decision.fate === 'held' ? d.decision.atMs : 0;
     const sorted = [...again].sort((a, b) => due(a) - due(b));
     const adds: Promise<unknown>[] = [];
     for (const provider of ['apns', 'fcm'] as const) {

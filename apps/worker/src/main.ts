@@ -45,8 +45,8 @@ export async function main(): Promise<void> {
 
   const providers = createProviders(config, registry, logger);
   const kinds = (Object.keys(providers) as ProviderKind[]).filter((kind) => providers[kind] !== undefined);
-  let bound: WorkerRegion | undefined;
-  const metrics = new WorkerMetrics(registry, () => bound?.queues ?? [], [
+  // Read at scrape time, once the region below exists.
+  const metrics = new WorkerMetrics(registry, () => worker.queues, [
     ...config.apple.map((t) => t.type),
     ...config.android.map((t) => t.type),
   ]);
@@ -64,10 +64,10 @@ export async function main(): Promise<void> {
     logger,
     concurrency: config.worker.concurrency,
     policy: { backoff: { baseDelayMs: config.worker.retryBaseMs, maxDelayMs: config.worker.retryMaxMs } },
+    breaker: { openMs: config.worker.circuitOpenMs },
     onCircuitChange: (target, state) => metrics.circuit(target, state),
     onDecision: (decided, nowMs) => metrics.decision(decided, nowMs),
   });
-  bound = worker;
   worker.start();
 
   const admin = await createAdminServer({

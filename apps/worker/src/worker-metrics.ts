@@ -118,7 +118,8 @@ export class WorkerMetrics {
     this.#jobs.inc({ region, provider, target: this.#target(targetType), result });
     // A deferral (open circuit) sends nothing: it would only drag the processing-time histogram towards 0.
     if (result !== 'defer') this.#processing.observe({ provider }, durationMs / 1000);
-    if (decision.fate === 'retry') this.#retries.inc({ region, provider, reason: labelReason(decision.reason) });
+    if (decision.fate === 'retry')
+      this.#retries.inc({ region, provider, reason: labelReason(decision.reason) });
     if (decision.fate === 'delivered' || decision.fate === 'invalid_token') {
       this.#endToEnd.observe({ provider }, Math.max(0, nowMs - acceptedAtMs) / 1000);
     }

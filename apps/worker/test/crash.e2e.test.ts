@@ -51,15 +51,24 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     const log = new DeliveryLog(sims);
     const replyTo = outcomeChannel(US, 'crash-test');
     const devices: string[] = [];
-    const deviceOfJob = new Map<string, string>();
+    // Envelope (BullMQ job) id → the devices of its pushes.
+    const devicesOfJob = new Map<string, string[]>();
     const enqueued: Promise<unknown>[] = [];
     for (let i = 0; i < JOBS; i += 1) {
       const provider = i % 2 === 0 ? 'apns' : 'fcm';
       const device = deviceFor(provider, i, 'c');
       devices.push(device);
       const job = pushJob(US, provider, device, replyTo);
-      deviceOfJob.set(job.routing.requestId, device);
-      enqueued.push(producer.enqueue(job));
+      enqueued.push(
+        producer.enqueue(job).then((result) => {
+          if (result.duplicate) throw new Error('unexpected duplicate');
+          const list = devicesOfJob.get(result.envelopeId) ?? [];
+          list.push(device);
+          devicesOfJob.set(result.envelopeId, list);
+        }),
+      );
+      // Arrivals spread over event-loop turns, as requests to an ingress are: envelopes of every size.
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
     }
     await Promise.all(enqueued);
 
@@ -73,7 +82,7 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     victim.child.kill('SIGSTOP');
     // Let Redis run the commands the victim had already written before it froze.
     await new Promise((r) => setTimeout(r, 200));
-    // The jobs the victim holds: their locks carry its worker ids.
+    // The envelopes the victim holds: their locks carry its worker ids.
     const held: string[] = [];
     for (const provider of ['apns', 'fcm'] as const) {
       const name = pushQueueName(US, provider);
@@ -94,7 +103,7 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     // Every push reaches a simulator, and every job the victim held reaches one again after the kill: the
     // victim may have sent some or all of them before it froze, so a first delivery says nothing about the
     // redelivery (bounded wait; the survivor alone needs about a second for the rest).
-    const heldDevices = held.map((id) => deviceOfJob.get(id) as string);
+    const heldDevices = held.flatMap((id) => devicesOfJob.get(id) ?? []);
     const deadline = Date.now() + 60_000;
     while (
       (log.firstAt.size < JOBS || heldDevices.some((d) => !log.afterMark.has(d))) &&
@@ -106,26 +115,30 @@ describe('a worker SIGKILLed in the middle of 10,000 jobs', () => {
     const missing = devices.filter((d) => !log.firstAt.has(d));
     expect(missing).toEqual([]);
 
-    // The victim's jobs: each reached a simulator again after the kill, within 5 s of it.
-    const redeliveryMs = heldDevices.map(
-      (d) => (log.afterMark.get(d) ?? Number.POSITIVE_INFINITY) - killedAt,
-    );
-    const slowest = Math.max(...redeliveryMs);
+    // The victim's envelopes: each was taken again by the survivor within 5 s of the kill (its first push
+    // reached a simulator again); its other pushes follow at the survivor's send rate.
+    const arrivals = (id: string) =>
+      (devicesOfJob.get(id) ?? []).map((d) => (log.afterMark.get(d) ?? Number.POSITIVE_INFINITY) - killedAt);
+    const slowest = Math.max(...held.map((id) => Math.min(...arrivals(id))));
+    const lastPush = Math.max(...held.flatMap(arrivals));
     const neverRedelivered = heldDevices.filter((d) => !log.afterMark.has(d)).length;
     const duplicates = [...log.count.values()].reduce((sum, n) => sum + (n - 1), 0);
     const report = {
       jobs: JOBS,
       delivered: log.firstAt.size,
-      victimHeld: held.length,
+      envelopes: devicesOfJob.size,
+      victimHeldEnvelopes: held.length,
+      victimHeldPushes: heldDevices.length,
       redeliveredWithinMs: Math.round(slowest),
+      lastHeldPushAgainMs: Math.round(lastPush),
       neverRedelivered,
       duplicates,
       survivorPid: survivor.pid,
     };
     process.stdout.write(`crash test: ${JSON.stringify(report)}\n`);
     expect(slowest).toBeLessThanOrEqual(5000);
-    // At-least-once: a duplicate is a job the victim sent whose completion it could not record; there can be no
-    // more of them than jobs it held.
-    expect(duplicates).toBeLessThanOrEqual(held.length);
+    // At-least-once: a duplicate is a push the victim sent whose envelope it could not complete; there can be no
+    // more of them than pushes in the envelopes it held (bounded by its envelope concurrency × envelope size).
+    expect(duplicates).toBeLessThanOrEqual(heldDevices.length);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import { outcomeChannel } from '@hpns/queue';
+import { envelopeMeta, outcomeChannel } from '@hpns/queue';
 import {
   DeliveryLog,
   deviceFor,
@@ -68,7 +68,11 @@ describe('a DE worker with two Redis servers configured', () => {
     // The US Redis saw no new connection at all, and its jobs are still waiting, untouched.
     expect(await connectionsReceived(us)).toBe(before);
     const waiting = await Promise.all(
-      (['apns', 'fcm'] as const).map((p) => producer(US).queue(p).getWaitingCount()),
+      (['apns', 'fcm'] as const).map(async (p) => {
+        // Pushes in the waiting envelopes, read from their clear part.
+        const jobs = await producer(US).queue(p).getWaiting(0, -1);
+        return jobs.reduce((sum, j) => sum + (envelopeMeta(j.data)?.length ?? 0), 0);
+      }),
     );
     expect(waiting.reduce((a, b) => a + b, 0)).toBe(usJobs.length);
     // The DE Redis did see the worker, by its connection name.

@@ -1,5 +1,6 @@
 import { makePushNotification, type PushJob, type Region } from '@hpns/protocol';
 import { Registry } from '@hpns/runtime';
+import { type Decision } from '../src/decide';
 import { WorkerMetrics } from '../src/worker-metrics';
 
 function job(targetType: string, acceptedAtMs: number): PushJob {
@@ -38,15 +39,20 @@ describe('WorkerMetrics.decision', () => {
   it('counts each attempt under its labels, every time, and observes durations and end-to-end times', async () => {
     const registry = new Registry();
     const metrics = new WorkerMetrics(registry, () => [], ['apple_rn']);
-    const delivered = { result: { action: 'complete' as const }, response: { status: 'OK' as const } };
-    const retry = { result: { action: 'retry' as const, reason: 'TooManyRequests' } };
+    const delivered: Decision = { fate: 'delivered', response: { status: 'OK' } };
+    const retry: Decision = { fate: 'retry', atMs: 5_000, reason: 'TooManyRequests' };
+    const decided = (type: string, decision: Decision, durationMs: number) => ({
+      push: { job: job(type, 1_000), attempts: 1 },
+      decision,
+      durationMs,
+    });
 
     // The same label combination several times: each attempt counts.
-    metrics.decision(job('apple_rn', 1_000), delivered, 20, 1_500);
-    metrics.decision(job('apple_rn', 1_000), delivered, 30, 2_000);
-    metrics.decision(job('apple_rn', 1_000), retry, 40, 2_000);
+    metrics.decision(decided('apple_rn', delivered, 20), 1_500);
+    metrics.decision(decided('apple_rn', delivered, 30), 2_000);
+    metrics.decision(decided('apple_rn', retry, 40), 2_000);
     // A target type outside the configured ones is labelled `other`.
-    metrics.decision(job('unknown_type', 1_000), delivered, 10, 1_100);
+    metrics.decision(decided('unknown_type', delivered, 10), 1_100);
 
     const jobs = await values(registry, 'hpns_worker_jobs_total');
     expect(jobs).toEqual({

@@ -40,7 +40,10 @@ export type JobDisposition =
  * Handles one job. Throws only for a bug or while Redis is away: BullMQ then retries the whole job with backoff
  * (its attempt limit is a guard, envelopeJobOptions).
  */
-export type JobHandler = (job: OpenedJob | UnreadableJob, signal: AbortSignal | undefined) => Promise<JobDisposition>;
+export type JobHandler = (
+  job: OpenedJob | UnreadableJob,
+  signal: AbortSignal | undefined,
+) => Promise<JobDisposition>;
 
 export interface PushConsumerOptions {
   region: Region;
@@ -52,12 +55,14 @@ export interface PushConsumerOptions {
   /** Jobs (envelopes) in flight in this process. Default 100. */
   concurrency?: number;
   /**
-   * Job lock time to live in ms, renewed every half. Default 3000: the lock of a killed worker's job runs out
-   * within 3 s and the stalled check (every `stalledIntervalMs`, 1000) puts the job back in the queue within
-   * another second, so it is redelivered within 5 s (BullMQ's defaults take 30–60 s, operations.md §A1).
+   * Job lock time to live in ms, renewed every half. Default 2500: the lock of a killed worker's job runs out
+   * within 2.5 s, and BullMQ's stalled check (every `stalledIntervalMs`, 500) moves a job back to the queue on
+   * the second check that finds it unlocked, within another second, so an envelope is taken again within 5 s
+   * with room for the survivor to fetch it (BullMQ's defaults take 30–60 s, operations.md §A1). A process whose
+   * event loop stalls for longer than the lock loses it: its envelope may be delivered twice, never lost.
    */
   lockDurationMs?: number;
-  /** How often stalled jobs are looked for, in ms. Default 1000. */
+  /** How often stalled jobs are looked for, in ms. Default 500. */
   stalledIntervalMs?: number;
   /** Backoff of a job whose handler threw (a bug, Redis away). */
   backoff?: BackoffOptions;
@@ -73,10 +78,12 @@ export class PushConsumer {
   readonly worker: Worker;
   /** The same queue, for counts and admin reads (metrics: depth, oldest waiting job). */
   readonly queue: Queue;
+  readonly provider: ProviderKind;
   readonly #options: PushConsumerOptions;
 
   constructor(options: PushConsumerOptions) {
     this.#options = options;
+    this.provider = options.provider;
     const name = pushQueueName(options.region, options.provider);
     const random = options.random ?? Math.random;
     this.queue = new Queue(name, { connection: options.connection, prefix: queuePrefix(name) });
@@ -85,8 +92,8 @@ export class PushConsumer {
       connection: options.connection,
       prefix: queuePrefix(name),
       concurrency: options.concurrency ?? 100,
-      lockDuration: options.lockDurationMs ?? 3000,
-      stalledInterval: options.stalledIntervalMs ?? 1000,
+      lockDuration: options.lockDurationMs ?? 2500,
+      stalledInterval: options.stalledIntervalMs ?? 500,
       maxStalledCount: 3,
       autorun: false,
       settings: { backoffStrategy: (attemptsMade) => retryDelayMs(attemptsMade, options.backoff, random) },

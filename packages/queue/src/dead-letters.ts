@@ -85,7 +85,9 @@ export class DeadLetters {
       const held = holdContent !== undefined && leftMs > 0;
       if (held) {
         const sealed = JSON.stringify(holdContent.sealEnvelope([push]));
-        writes.push(connection.set(deadLetterContentKey(region, r.requestId), sealed, 'PX', Math.ceil(leftMs)));
+        writes.push(
+          connection.set(deadLetterContentKey(region, r.requestId), sealed, 'PX', Math.ceil(leftMs)),
+        );
       }
       const letter: DeadLetter = {
         requestId: r.requestId,
@@ -103,7 +105,9 @@ export class DeadLetters {
         contentHeld: held,
       };
       const fields = FIELDS.flatMap((f) => (letter[f] === undefined ? [] : [f, String(letter[f])]));
-      writes.push(connection.xadd(key, 'MAXLEN', '~', String(this.#options.maxRecords ?? 100_000), '*', ...fields));
+      writes.push(
+        connection.xadd(key, 'MAXLEN', '~', String(this.#options.maxRecords ?? 100_000), '*', ...fields),
+      );
     }
     writes.push(connection.xtrim(key, 'MINID', '~', String(now - (this.#options.retentionMs ?? 86_400_000))));
     await Promise.all(writes);
@@ -111,7 +115,13 @@ export class DeadLetters {
 
   /** The newest records first, at most `count`. */
   async list(count = 100): Promise<DeadLetter[]> {
-    const entries = await this.#options.connection.xrevrange(deadLetterKey(this.#options.region), '+', '-', 'COUNT', count);
+    const entries = await this.#options.connection.xrevrange(
+      deadLetterKey(this.#options.region),
+      '+',
+      '-',
+      'COUNT',
+      count,
+    );
     return entries.map(([, flat]) => {
       const raw: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) raw[flat[i] as string] = flat[i + 1] as string;

@@ -193,8 +193,19 @@ export function envelopeMeta(data: unknown): EnvelopePushMeta[] | undefined {
   const metas: EnvelopePushMeta[] = [];
   for (const row of data.p) {
     if (!Array.isArray(row) || row.length < PUSH_FIELDS.length) return undefined;
-    const [requestId, replyTo, targetType, transport, appVersion, pushType, accepted, ttl, attempts, first, last] =
-      row as unknown[];
+    const [
+      requestId,
+      replyTo,
+      targetType,
+      transport,
+      appVersion,
+      pushType,
+      accepted,
+      ttl,
+      attempts,
+      first,
+      last,
+    ] = row as unknown[];
     if (
       typeof requestId !== 'string' ||
       typeof appVersion !== 'number' ||
@@ -245,9 +256,13 @@ export function openEnvelope(keys: EnvelopeKeys, data: unknown): EnvelopePush[] 
   }
   const key = keys.byId.get(data.k);
   if (key === undefined) {
-    throw new HpnsError('HPNS_PAYLOAD_KEY_MISSING', `envelope sealed with payload key ${data.k}, which is not loaded`, {
-      details: { keyId: data.k },
-    });
+    throw new HpnsError(
+      'HPNS_PAYLOAD_KEY_MISSING',
+      `envelope sealed with payload key ${data.k}, which is not loaded`,
+      {
+        details: { keyId: data.k },
+      },
+    );
   }
   const bytes = Buffer.from(data.c, 'base64');
   if (bytes.length < IV_BYTES + TAG_BYTES) {
@@ -258,13 +273,18 @@ export function openEnvelope(keys: EnvelopeKeys, data: unknown): EnvelopePush[] 
     const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES));
     decipher.setAAD(additionalData(data.k, data.h, data.s, data.p));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    plain = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
+    plain = Buffer.concat([
+      decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
   } catch (cause) {
     throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content failed authentication', { cause });
   }
   try {
     const contents = JSON.parse(
-      inflateRawSync(plain, { dictionary: keys.dictionary, maxOutputLength: MAX_CONTENT_BYTES }).toString('utf8'),
+      inflateRawSync(plain, { dictionary: keys.dictionary, maxOutputLength: MAX_CONTENT_BYTES }).toString(
+        'utf8',
+      ),
     ) as unknown;
     if (!Array.isArray(contents) || contents.length !== metas.length) {
       throw new Error('content does not match the pushes');

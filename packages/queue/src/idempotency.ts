@@ -28,7 +28,13 @@ return 0
 `;
 
 interface IdempotencyCommands {
-  hpnsIdemReserve(cur: string, prev: string, field: string, requestId: string, ttlMs: number): Promise<string | null>;
+  hpnsIdemReserve(
+    cur: string,
+    prev: string,
+    field: string,
+    requestId: string,
+    ttlMs: number,
+  ): Promise<string | null>;
   hpnsIdemRelease(cur: string, field: string, requestId: string): Promise<number>;
 }
 

@@ -46,7 +46,10 @@ function parseOutcomes(text: string): OutcomeMessage[] | undefined {
       for (const row of value.b as unknown[]) {
         if (!Array.isArray(row)) return undefined;
         const [requestId, status, error] = row as unknown[];
-        const one = parseOne(requestId, parsePushResponse(error === undefined ? { status } : { status, error }));
+        const one = parseOne(
+          requestId,
+          parsePushResponse(error === undefined ? { status } : { status, error }),
+        );
         if (one === undefined) return undefined;
         out.push(one);
       }

@@ -151,7 +151,8 @@ export class PushProducer {
     }
     if (dedupKey === undefined) return this.#add(job);
     const store = this.#options.idempotency;
-    if (store === undefined) throw new Error('an enqueue with an idempotency key needs the idempotency store');
+    if (store === undefined)
+      throw new Error('an enqueue with an idempotency key needs the idempotency store');
     const reservation = await store.reserve(dedupKey, requestId);
     if (reservation.duplicate) return reservation;
     try {
@@ -172,7 +173,8 @@ export class PushProducer {
   }
 
   #schedule(lane: Lane): void {
-    if (lane.scheduled || lane.pending.length === 0 || lane.inFlight >= (this.#options.maxInFlight ?? 2)) return;
+    if (lane.scheduled || lane.pending.length === 0 || lane.inFlight >= (this.#options.maxInFlight ?? 2))
+      return;
     lane.scheduled = true;
     setImmediate(() => {
       lane.scheduled = false;

@@ -97,7 +97,8 @@ describe('PushConsumer', () => {
     expect(job.format).toBe(4);
     expect(job.pushes.map((p) => p.job)).toEqual(jobs);
     expect(job.pushes.map((p) => p.attempts)).toEqual([0, 0]);
-    while ((await queue.getJobCounts('active', 'completed'))['active'] !== 0) await new Promise((r) => setTimeout(r, 10));
+    while ((await queue.getJobCounts('active', 'completed'))['active'] !== 0)
+      await new Promise((r) => setTimeout(r, 10));
     expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({
       waiting: 0,
       active: 0,
@@ -140,7 +141,11 @@ describe('PushConsumer', () => {
     const j = makeJob();
     const sealed = other.sealEnvelope([{ job: j, attempts: 2 }]);
     await queue.add('envelope', sealed, { jobId: 'ekeyb' });
-    await queue.add('envelope', { ...sealed, k: 'a', c: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, { jobId: 'egarbled' });
+    await queue.add(
+      'envelope',
+      { ...sealed, k: 'a', c: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      { jobId: 'egarbled' },
+    );
     const log = seen();
     consumer(log.handler);
     while (log.jobs.length < 2) await log.next();
@@ -154,12 +159,18 @@ describe('PushConsumer', () => {
 
   it('retries a job whose handler throws, and scrubs it down to its clear part when it fails for good', async () => {
     const j = makeJob({ message: 'secret words' });
-    await queue.add('envelope', cipher.sealEnvelope([{ job: j, attempts: 0 }]), { jobId: 'ebug', attempts: 2 });
+    await queue.add('envelope', cipher.sealEnvelope([{ job: j, attempts: 0 }]), {
+      jobId: 'ebug',
+      attempts: 2,
+    });
     let calls = 0;
-    consumer(async () => {
-      calls += 1;
-      throw new Error('a bug');
-    }, { backoff: { baseDelayMs: 10, maxDelayMs: 10 } });
+    consumer(
+      async () => {
+        calls += 1;
+        throw new Error('a bug');
+      },
+      { backoff: { baseDelayMs: 10, maxDelayMs: 10 } },
+    );
     let failed = await queue.getJob('ebug');
     while (failed?.finishedOn === undefined || failed.data.c !== undefined) {
       await new Promise((r) => setTimeout(r, 20));

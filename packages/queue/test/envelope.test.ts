@@ -9,7 +9,10 @@ describe('envelopes (format 4)', () => {
     const pushes = [
       { job: makeJob({ message: 'héllo 😄' }), attempts: 0 },
       {
-        job: { ...makeJob({ message: 'two' }), routing: { ...makeJob().routing, replyTo: 'hpns:{outcomes-us}:x' } },
+        job: {
+          ...makeJob({ message: 'two' }),
+          routing: { ...makeJob().routing, replyTo: 'hpns:{outcomes-us}:x' },
+        },
         attempts: 3,
         firstAttemptAtMs: 1_700_000_001_000,
         lastAttemptAtMs: 1_700_000_009_000,
@@ -19,11 +22,16 @@ describe('envelopes (format 4)', () => {
     expect(sealed.v).toBe(4);
     expect(cipher.openEnvelope(JSON.parse(JSON.stringify(sealed)))).toEqual(pushes);
     // The clear part alone gives every push's routing and attempts, without the key.
-    expect(envelopeMeta(sealed)).toEqual(pushes.map(({ job, ...state }) => ({ routing: job.routing, ...state })));
+    expect(envelopeMeta(sealed)).toEqual(
+      pushes.map(({ job, ...state }) => ({ routing: job.routing, ...state })),
+    );
   });
 
   it('keeps no content in clear, and each string of the routing once', () => {
-    const pushes = Array.from({ length: 50 }, () => ({ job: makeJob({ message: 'top secret plan' }), attempts: 0 }));
+    const pushes = Array.from({ length: 50 }, () => ({
+      job: makeJob({ message: 'top secret plan' }),
+      attempts: 0,
+    }));
     const stored = JSON.stringify(cipher.sealEnvelope(pushes));
     for (const secret of ['top secret', 'Town Square', 'alice', 'a'.repeat(64), 'server1234567890'])
       expect(stored).not.toContain(secret);
@@ -32,7 +40,9 @@ describe('envelopes (format 4)', () => {
   });
 
   it('compresses across pushes: 100 pushes cost far less than 100 one-push jobs', () => {
-    const jobs = Array.from({ length: 100 }, (_, i) => makeJob({ message: `message number ${i} about the launch` }));
+    const jobs = Array.from({ length: 100 }, (_, i) =>
+      makeJob({ message: `message number ${i} about the launch` }),
+    );
     const envelope = JSON.stringify(cipher.sealEnvelope(jobs.map((job) => ({ job, attempts: 0 })))).length;
     const single = jobs.reduce((sum, job) => sum + JSON.stringify(cipher.seal(job)).length, 0);
     expect(envelope).toBeLessThan(single / 2);

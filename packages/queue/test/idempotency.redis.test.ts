@@ -65,7 +65,12 @@ describe('IdempotencyStore', () => {
 
   it('keeps the second copy of a push out of the queue through the producer', async () => {
     const store = new IdempotencyStore({ region: US, connection });
-    const producer = new PushProducer({ region: US, connection, cipher: createPayloadCipher([KEY_A]), idempotency: store });
+    const producer = new PushProducer({
+      region: US,
+      connection,
+      cipher: createPayloadCipher([KEY_A]),
+      idempotency: store,
+    });
     const first = makeJob();
     const second = makeJob();
     expect(await producer.enqueue(first, 'Pdedup0123456789abcdef')).toMatchObject({ duplicate: false });

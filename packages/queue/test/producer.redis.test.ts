@@ -94,7 +94,13 @@ describe('PushProducer', () => {
     // 250 per queue: under the 256-push cap, one envelope each.
     expect(envelopes.size).toBe(2);
 
-    const one = new PushProducer({ region: 'us' as Region, connection, cipher, maxInFlight: 1, maxPushes: 40 });
+    const one = new PushProducer({
+      region: 'us' as Region,
+      connection,
+      cipher,
+      maxInFlight: 1,
+      maxPushes: 40,
+    });
     const lone = one.enqueue(makeJob());
     // Arrive while the lone push's add is out (the next turn): they wait and go together, in ≤ 40s.
     await new Promise((resolve) => setImmediate(resolve));

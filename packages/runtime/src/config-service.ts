@@ -63,6 +63,8 @@ export interface WorkerConfig {
   readonly retryBaseMs: number;
   /** The largest retry delay (`HPNS_WORKER_RETRY_MAX_MS`, default 60000); retries go on until the push's TTL. */
   readonly retryMaxMs: number;
+  /** How long a target's circuit stays open before a probe (`HPNS_WORKER_CIRCUIT_OPEN_MS`, default 5000). */
+  readonly circuitOpenMs: number;
 }
 
 /** Where providers send, for the simulators and private test setups; production leaves all unset. */
@@ -119,6 +121,7 @@ export const SERVICE_ENV_VARS = [
   'HPNS_WORKER_CONCURRENCY',
   'HPNS_WORKER_RETRY_BASE_MS',
   'HPNS_WORKER_RETRY_MAX_MS',
+  'HPNS_WORKER_CIRCUIT_OPEN_MS',
   'HPNS_DEV_MODE',
   'HPNS_APNS_URL',
   'HPNS_FCM_URL',
@@ -307,6 +310,7 @@ export function readServiceSettings(
       concurrency: int(env, files, issues, 'HPNS_WORKER_CONCURRENCY', 100, 1, 10_000),
       retryBaseMs: int(env, files, issues, 'HPNS_WORKER_RETRY_BASE_MS', 1000, 1, 3_600_000),
       retryMaxMs: int(env, files, issues, 'HPNS_WORKER_RETRY_MAX_MS', 60_000, 1, 3_600_000),
+      circuitOpenMs: int(env, files, issues, 'HPNS_WORKER_CIRCUIT_OPEN_MS', 5000, 1, 600_000),
     },
     pushTtlMs: int(env, files, issues, 'HPNS_PUSH_TTL_SEC', 3600, 1, 28 * 86_400) * 1000,
     sealedJobFormat: int(env, files, issues, 'HPNS_SEALED_JOB_FORMAT', 4, 2, 4) as 2 | 3 | 4,
