@@ -71,7 +71,7 @@ describe('ingress send_push (one region, open listener)', () => {
     );
   });
 
-  it('keeps an unknown push type out of Redis in clear: `other` in the routing and the job name', async () => {
+  it('keeps an unknown push type out of Redis in clear: `other` in the routing, never in the job name', async () => {
     const canary = 'canary-type-7c1e';
     expect((await post(`${h.url()}/api/v1/send_push`, pushBody({ type: canary }))).body).toBe(
       '{"status":"OK"}\n',
@@ -84,7 +84,20 @@ describe('ingress send_push (one region, open listener)', () => {
     const added = events.filter(([, fields]) => fields.includes('added'));
     expect(added.length).toBeGreaterThan(0);
     expect(JSON.stringify(events)).not.toContain(canary);
-    expect(JSON.stringify(added.at(-1))).toContain('"other"');
+    // An envelope's job name is `envelope`; the bounded type is in its clear part.
+    expect(JSON.stringify(added.at(-1))).toContain('"envelope"');
+    const jobKeys = await h.redisOf('us').keys('hpns:{push-us-apns}:push-us-apns:e*');
+    const stored = JSON.stringify(
+      await Promise.all(
+        jobKeys.map((k) =>
+          h
+            .redisOf('us')
+            .hgetall(k)
+            .catch(() => ({})),
+        ),
+      ),
+    );
+    expect(stored).not.toContain(canary);
   });
 
   it('answers OK once the wait bound passes without an outcome, longer for test pushes', async () => {
@@ -109,9 +122,12 @@ describe('ingress send_push (one region, open listener)', () => {
     // Another device with the same ack_id is another send.
     await post(`${h.url()}/api/v1/send_push`, pushBody({ ack_id: 'ack-dup-1', device_id: 'tok-other' }));
     expect(h.regions.get('us')?.received).toHaveLength(2);
-    const keys = await h.redisOf('us').keys('*dedup*');
-    expect(keys.join()).not.toContain('ack-dup-1');
-    expect(keys.join()).not.toContain('tok-dup');
+    // One compact record per push (idempotency.ts), by a keyed hash: neither the ack id nor the token in Redis.
+    const keys = await h.redisOf('us').keys('hpns:{idem-us-*');
+    expect(keys.length).toBeGreaterThan(0);
+    const stored = JSON.stringify(await Promise.all(keys.map((k) => h.redisOf('us').hgetall(k))));
+    expect(keys.join() + stored).not.toContain('ack-dup-1');
+    expect(keys.join() + stored).not.toContain('tok-dup');
   });
 
   it('answers a second copy of a push with the first copy’s outcome when that was FAIL or REMOVE', async () => {
@@ -295,6 +311,29 @@ describe('ingress entitlement and regions (two Redis servers)', () => {
   afterAll(() => h.close(), 30_000);
   beforeEach(() => {
     for (const rig of h.regions.values()) rig.received.splice(0);
+  });
+
+  it('joins an ack in its own region only: not one command reaches the other region’s Redis', async () => {
+    const stats = async (region: string) => {
+      const text = await h.redisOf(region).info('commandstats');
+      return Object.fromEntries(
+        [...text.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map((m) => [m[1], Number(m[2])]),
+      );
+    };
+    await h.regions.get('de')?.binding.acks.delivered('ack-de-1', Date.now() - 100);
+    const usBefore = await stats('us');
+    const deBefore = await stats('de');
+    const ack = JSON.stringify({ id: 'ack-de-1', platform: 'android', type: 'message' });
+    expect((await post(`${h.url(2)}/de/api/v1/ack`, ack)).body).toBe('{"status":"OK"}\n');
+    // The join runs after the answer: wait until the DE Redis has seen it.
+    while (((await stats('de'))['getdel'] ?? 0) === (deBefore['getdel'] ?? 0))
+      await new Promise((r) => setTimeout(r, 10));
+    const usAfter = await stats('us');
+    // The US Redis saw no ack lookup (its fake worker's own BullMQ polling goes on meanwhile, so count by kind).
+    for (const command of ['getdel', 'get', 'set', 'del']) {
+      expect([command, usAfter[command] ?? 0]).toEqual([command, usBefore[command] ?? 0]);
+    }
+    expect(await h.regions.get('de')?.binding.acks.acked('ack-de-1')).toBeUndefined();
   });
 
   it('serves registered tenants only on an hpns listener', async () => {

@@ -261,11 +261,28 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('reads the sealed-job format the ingress writes: 3 by default, 2 for a rolling upgrade', () => {
-    expect(load({}).config.sealedJobFormat).toBe(3);
+  it('reads the format the ingress writes: 4 (envelopes) by default, 3 or 2 for a rolling upgrade', () => {
+    expect(load({}).config.sealedJobFormat).toBe(4);
+    expect(load({}, { HPNS_SEALED_JOB_FORMAT: '3' }).config.sealedJobFormat).toBe(3);
     expect(load({}, { HPNS_SEALED_JOB_FORMAT: '2' }).config.sealedJobFormat).toBe(2);
-    expect(problemsOf(loadError({}, { HPNS_SEALED_JOB_FORMAT: '1' }))).toEqual([
-      expect.stringContaining('HPNS_SEALED_JOB_FORMAT'),
+    for (const bad of ['1', '5']) {
+      expect(problemsOf(loadError({}, { HPNS_SEALED_JOB_FORMAT: bad }))).toEqual([
+        expect.stringContaining('HPNS_SEALED_JOB_FORMAT'),
+      ]);
+    }
+  });
+
+  it('reads the worker’s retry and circuit timing, and refuses values out of range', () => {
+    const { config } = load(
+      {},
+      { HPNS_WORKER_RETRY_BASE_MS: '10', HPNS_WORKER_RETRY_MAX_MS: '100', HPNS_WORKER_CIRCUIT_OPEN_MS: '50' },
+    );
+    expect(config.worker).toMatchObject({ retryBaseMs: 10, retryMaxMs: 100, circuitOpenMs: 50 });
+    expect(
+      problemsOf(loadError({}, { HPNS_WORKER_RETRY_MAX_MS: '0', HPNS_WORKER_CIRCUIT_OPEN_MS: 'x' })),
+    ).toEqual([
+      expect.stringContaining('HPNS_WORKER_RETRY_MAX_MS'),
+      expect.stringContaining('HPNS_WORKER_CIRCUIT_OPEN_MS'),
     ]);
   });
 
@@ -427,7 +444,13 @@ describe('loadConfig', () => {
       clientAddressHeader: undefined,
       clientAddressHops: 1,
     });
-    expect(config.worker).toEqual({ region: 'de', concurrency: 250 });
+    expect(config.worker).toEqual({
+      region: 'de',
+      concurrency: 250,
+      retryBaseMs: 1000,
+      retryMaxMs: 60_000,
+      circuitOpenMs: 5000,
+    });
     expect(config.providerEndpoints).toEqual({
       apnsUrl: undefined,
       fcmUrl: undefined,
