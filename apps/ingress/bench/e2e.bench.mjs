@@ -266,7 +266,9 @@ function cpuSnapshot(pids) {
   };
 }
 let othersMax = 0; // the most CPU that processes not ours took during a measurement, % of one core
-function cpuReport(before, after) {
+/** HPNS's own processes: the ingress, the workers and the Redis servers (not the simulators, the generator). */
+const isHpns = (name) => name === 'ingress' || name.startsWith('worker-') || name.startsWith('redis-');
+function cpuReport(before, after, pushes) {
   const seconds = (after.at - before.at) / 1000;
   const share = (us) => (us / 1e6 / seconds) * 100;
   let ours = 0;
@@ -279,11 +281,30 @@ function cpuReport(before, after) {
     .sort((a, b) => b[1] - a[1]);
   const busy = after.machineBusy - before.machineBusy;
   othersMax = Math.max(othersMax, share(busy - ours));
+  let perPush = '';
+  if (pushes > 0) {
+    const used = (test) =>
+      Object.keys(after.procs)
+        .filter(test)
+        .reduce((sum, name) => sum + (after.procs[name] - before.procs[name] || 0), 0);
+    const split = [
+      ['ingress', used((n) => n === 'ingress')],
+      ['workers', used((n) => n.startsWith('worker-'))],
+      ['redis', used((n) => n.startsWith('redis-'))],
+    ];
+    const total = used(isHpns);
+    lastCpuPerPush = total / pushes;
+    perPush =
+      `; HPNS CPU per delivered push ${Math.round(total / pushes)} µs ` +
+      `(${split.map(([name, us]) => `${name} ${Math.round(us / pushes)}`).join(', ')}; ${int(pushes)} pushes)`;
+  }
   return (
     `cpu (% of one core): ${parts.map(([name, p]) => `${name} ${Math.round(p)}`).join(', ')}, ` +
-    `others ${Math.round(Math.max(0, share(busy - ours)))}; machine busy ${Math.round(share(busy))} of ${availableParallelism() * 100}`
+    `others ${Math.round(Math.max(0, share(busy - ours)))}; machine busy ${Math.round(share(busy))} of ${availableParallelism() * 100}` +
+    perPush
   );
 }
+let lastCpuPerPush;
 
 // --- the stack ----------------------------------------------------------------------------------------------
 const started = []; // every stack still running, for the cleanup
@@ -521,7 +542,7 @@ async function closedLoop({ port, connections, seconds, warmup, cpuPids, stack }
     rate: ((window.oks + window.errors) / measured) * 1000,
     okRate: (window.oks / measured) * 1000,
     latency: percentiles(latencies),
-    cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter),
+    cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter, window.oks),
     maxWaiting,
   };
 }
@@ -694,7 +715,7 @@ async function openLoop({ port, rate, seconds, warmup, idle, maxConnections, cpu
     lag: percentiles(lags),
     toProvider: percentiles(toProvider),
     fromProvider: percentiles(fromProvider),
-    cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter),
+    cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter, window.oks),
     maxInFlight,
     opened,
     maxWaiting,

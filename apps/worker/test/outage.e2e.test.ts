@@ -91,5 +91,6 @@ describe('a 20-minute APNs outage (compressed 600×)', () => {
     // Every delivery within the pushes' TTL.
     expect(lastDelivery - startedAt).toBeLessThan(TTL_MS);
     await listener.close();
+    subscriber.disconnect();
   }, 60_000);
 });

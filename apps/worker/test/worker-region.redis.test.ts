@@ -160,7 +160,8 @@ describe('a worker region (WorkerRegion, the production wiring) against a real R
 
   it('sends an envelope’s pushes concurrently and answers them in one outcome message per ingress', async () => {
     const other = outcomeChannel(US, 'ingress-other');
-    const otherListener = await createOutcomeListener(createWorkerConnection({ url: redis.url }), other);
+    const otherConnection = createWorkerConnection({ url: redis.url });
+    const otherListener = await createOutcomeListener(otherConnection, other);
     const mine = Array.from({ length: 40 }, () => job());
     const theirs = Array.from({ length: 10 }, () => job({ replyTo: other }));
     const before = await publishes();
@@ -174,6 +175,7 @@ describe('a worker region (WorkerRegion, the production wiring) against a real R
     // One envelope, two ingresses: two PUBLISHes for 50 pushes.
     expect((await publishes()) - before).toBe(2);
     await otherListener.close();
+    otherConnection.disconnect();
   });
 
   it('records a delivered push with an ack id for the time-to-device join', async () => {
