@@ -214,7 +214,7 @@ describe(`${RULES}: runbooks`, () => {
     for (const anchor of [
       'queue-backing-up',
       'provider-outage-circuit-open',
-      'failed-jobs-the-dead-letter',
+      'failed-pushes-the-dead-letters',
       'rotating-the-payload-keys-hpns_payload_keys',
     ]) {
       expect(anchors.has(anchor)).toBe(true);

@@ -293,7 +293,6 @@ function cpuReport(before, after, pushes) {
       ['redis', used((n) => n.startsWith('redis-'))],
     ];
     const total = used(isHpns);
-    lastCpuPerPush = total / pushes;
     perPush =
       `; HPNS CPU per delivered push ${Math.round(total / pushes)} µs ` +
       `(${split.map(([name, us]) => `${name} ${Math.round(us / pushes)}`).join(', ')}; ${int(pushes)} pushes)`;
@@ -304,7 +303,6 @@ function cpuReport(before, after, pushes) {
     perPush
   );
 }
-let lastCpuPerPush;
 
 // --- the stack ----------------------------------------------------------------------------------------------
 const started = []; // every stack still running, for the cleanup

@@ -173,13 +173,13 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
       };
       return { push, decision: judge(push, { kind: 'unreadable', notYet: job.notYet }), durationMs: 0 };
     });
-    await deps.effects.apply(decided, job.format < 4);
+    await deps.effects.apply(decided);
     return { action: 'complete' } as const;
   };
 
   const readable = async (job: OpenedJob, signal: AbortSignal | undefined) => {
     const decided = await Promise.all(job.pushes.map((push) => deliver(push, signal)));
-    await deps.effects.apply(decided, job.format < 4);
+    await deps.effects.apply(decided);
     return { action: 'complete' } as const;
   };
 

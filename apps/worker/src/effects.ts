@@ -32,7 +32,7 @@ export interface EffectsDeps {
   acks?: AckTracker;
   finalOutcomes?: FinalOutcomes;
   deadLetters?: DeadLetters;
-  /** One message with many outcomes (publishOutcomes), and the single shape for one-push jobs of older ingresses. */
+  /** One message with many outcomes (publishOutcomes), and the single shape (publishOutcome) for one. */
   publishMany: (channel: string, messages: readonly OutcomeMessage[]) => Promise<void>;
   publishOne: (channel: string, message: OutcomeMessage) => Promise<void>;
   logger: Logger;
@@ -62,8 +62,7 @@ export class Effects {
     this.#now = deps.now ?? Date.now;
   }
 
-  /** @param legacy the job is a one-push job of an older ingress: answer with the single-outcome shape. */
-  async apply(decided: readonly Decided[], legacy = false): Promise<void> {
+  async apply(decided: readonly Decided[]): Promise<void> {
     const deps = this.#deps;
     const now = this.#now();
     const byChannel = new Map<string, OutcomeMessage[]>();
@@ -108,7 +107,10 @@ export class Effects {
       if (decision.fate === 'expired') failures.push({ push, reason: 'expired' });
     }
     for (const [channel, messages] of byChannel) {
-      if (legacy) for (const message of messages) guard('outcome', deps.publishOne(channel, message));
+      // One outcome goes in the single shape, which an ingress of the release before envelopes reads too (its
+      // one-push jobs, during a rolling upgrade); several in one batch message.
+      const [only] = messages;
+      if (messages.length === 1 && only !== undefined) guard('outcome', deps.publishOne(channel, only));
       else guard('outcome', deps.publishMany(channel, messages));
     }
     if (failures.length > 0 && deps.deadLetters !== undefined) {

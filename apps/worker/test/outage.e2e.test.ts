@@ -54,10 +54,8 @@ describe('a 20-minute APNs outage (compressed 600×)', () => {
 
   it('delivers every push once APNs is back, within its TTL, however many attempts that takes', async () => {
     const replyTo = outcomeChannel(US, 'outage-test');
-    const listener = await createOutcomeListener(
-      createWorkerConnection({ url: fixture.redis(US).url }),
-      replyTo,
-    );
+    const subscriber = createWorkerConnection({ url: fixture.redis(US).url });
+    const listener = await createOutcomeListener(subscriber, replyTo);
     sims.apns.setFaults({ unavailableRate: 1 });
     const startedAt = Date.now();
     const devices: string[] = [];

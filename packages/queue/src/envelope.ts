@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { type KeyObject } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   HpnsError,
@@ -10,6 +10,7 @@ import {
   type Region,
   type Transport,
 } from '@hpns/protocol';
+import { gcmOpen, gcmSeal } from './gcm';
 
 /**
  * Format 4: an envelope, one BullMQ job carrying many pushes of one region and provider. Each push keeps its
@@ -82,8 +83,6 @@ export interface EnvelopeKeys {
   readonly dictionary: Buffer;
 }
 
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 /** The most content one envelope may inflate to: an envelope's byte cap is far below (producer maxBytes). */
 const MAX_CONTENT_BYTES = 64 << 20;
 
@@ -142,17 +141,14 @@ export function sealEnvelope(keys: EnvelopeKeys, pushes: readonly EnvelopePush[]
   const h = [region, provider, baseMs] as const;
   const json = Buffer.from(JSON.stringify(pushes.map(({ job }) => keys.pairs(job.content))));
   const plain = deflateRawSync(json, { dictionary: keys.dictionary, memLevel: 8 });
-  const iv = keys.iv();
-  const cipher = createCipheriv('aes-256-gcm', keys.currentKey, iv);
-  cipher.setAAD(additionalData(keys.currentKeyId, h, strings, p));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  const c = gcmSeal(keys.currentKey, keys.iv(), additionalData(keys.currentKeyId, h, strings, p), plain);
   return {
     v: ENVELOPE_FORMAT,
     k: keys.currentKeyId,
     h,
     s: strings,
     p,
-    c: Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64'),
+    c,
   };
 }
 
@@ -264,22 +260,7 @@ export function openEnvelope(keys: EnvelopeKeys, data: unknown): EnvelopePush[] 
       },
     );
   }
-  const bytes = Buffer.from(data.c, 'base64');
-  if (bytes.length < IV_BYTES + TAG_BYTES) {
-    throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content is too short');
-  }
-  let plain: Buffer;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES));
-    decipher.setAAD(additionalData(data.k, data.h, data.s, data.p));
-    decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    plain = Buffer.concat([
-      decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
-  } catch (cause) {
-    throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content failed authentication', { cause });
-  }
+  const plain = gcmOpen(key, data.c, additionalData(data.k, data.h, data.s, data.p));
   try {
     const contents = JSON.parse(
       inflateRawSync(plain, { dictionary: keys.dictionary, maxOutputLength: MAX_CONTENT_BYTES }).toString(

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   HpnsError,
@@ -15,6 +15,7 @@ import {
   type EnvelopePush,
   type SealedEnvelope,
 } from './envelope';
+import { gcmOpen, gcmSeal, IV_BYTES } from './gcm';
 import { RandomPool } from './random-pool';
 
 /** One AES-256-GCM key and its id (config `HPNS_PAYLOAD_KEYS`). */
@@ -108,9 +109,6 @@ export function sealedRouting(data: unknown): PushJobRouting | undefined {
     ? (job.routing as PushJobRouting)
     : undefined;
 }
-
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /**
  * Version 2 field numbers: a field's number is its index here. Append only — a number never changes meaning,
@@ -285,10 +283,7 @@ export function createPayloadCipher(
       const iv = random.take(IV_BYTES);
       // Format 3 stores the routing as a positional array; format 2 as the object itself. Same content encoding.
       const routing = format === 3 ? packRouting(job.routing) : job.routing;
-      const cipher = createCipheriv('aes-256-gcm', currentKey, iv);
-      cipher.setAAD(additionalData(format, routing, current));
-      const body = Buffer.concat([cipher.update(encodeContent(job.content)), cipher.final()]);
-      const c = Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+      const c = gcmSeal(currentKey, iv, additionalData(format, routing, current), encodeContent(job.content));
       return format === 3
         ? { v: 3, r: routing as PackedRouting, k: current, c }
         : { v: 2, routing: job.routing, k: current, c };
@@ -319,23 +314,8 @@ export function createPayloadCipher(
       } catch (cause) {
         throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed job has no valid routing', { cause });
       }
-      const bytes = Buffer.from(sealed.c, 'base64');
-      if (bytes.length < IV_BYTES + TAG_BYTES) {
-        throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content is too short');
-      }
-      let plain: Buffer;
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES));
-        decipher.setAAD(additionalData(sealed.v, sealed.v === 3 ? sealed.r : sealed.routing, sealed.k));
-        decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-        plain = Buffer.concat([
-          decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
-          decipher.final(),
-        ]);
-      } catch (cause) {
-        // No detail: a failed GCM check says nothing about which byte was wrong, and must not leak content.
-        throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content failed authentication', { cause });
-      }
+      const aad = additionalData(sealed.v, sealed.v === 3 ? sealed.r : sealed.routing, sealed.k);
+      const plain = gcmOpen(key, sealed.c, aad);
       const fields = decodeContent(sealed.v, plain);
       return { v: PUSH_JOB_VERSION, routing, content: makePushNotification(fields) };
     },
