@@ -109,7 +109,9 @@ export class DeadLetters {
         connection.xadd(key, 'MAXLEN', '~', String(this.#options.maxRecords ?? 100_000), '*', ...fields),
       );
     }
-    writes.push(connection.xtrim(key, 'MINID', '~', String(now - (this.#options.retentionMs ?? 86_400_000))));
+    // Exact, so that nothing older than the retention stays (entries removed are few per call); ids are Redis's
+    // clock, which a worker's agrees with to well within the retention.
+    writes.push(connection.xtrim(key, 'MINID', String(now - (this.#options.retentionMs ?? 86_400_000))));
     await Promise.all(writes);
   }
 
