@@ -32,7 +32,8 @@ export const ENVELOPE_FORMAT = 4;
 
 /**
  * Positions of a push's clear fields in `p`. Append only. Times are ms offsets: `accepted` from the envelope's
- * `baseMs`, `ttl` and the attempt times from the push's own acceptance; -1 for "none".
+ * `baseMs`, `ttl` and the attempt times from the push's own acceptance (negative when the worker's clock is behind
+ * the ingress's); `null` for "none", as for a reply channel or any string (`-1`).
  */
 export const PUSH_FIELDS = [
   'requestId',
@@ -66,7 +67,7 @@ export interface SealedEnvelope {
   readonly k: string;
   readonly h: readonly [Region, ProviderKind, number];
   readonly s: readonly string[];
-  readonly p: readonly (readonly (string | number)[])[];
+  readonly p: readonly (readonly (string | number | null)[])[];
   readonly c: string;
 }
 
@@ -121,7 +122,7 @@ export function sealEnvelope(keys: EnvelopeKeys, pushes: readonly EnvelopePush[]
     }
     return at;
   };
-  const offset = (atMs: number | undefined, fromMs: number) => (atMs === undefined ? -1 : atMs - fromMs);
+  const offset = (atMs: number | undefined, fromMs: number) => (atMs === undefined ? null : atMs - fromMs);
   const p = pushes.map(({ job, attempts, firstAttemptAtMs, lastAttemptAtMs }) => {
     const r = job.routing;
     return [
@@ -208,8 +209,8 @@ export function envelopeMeta(data: unknown): EnvelopePushMeta[] | undefined {
       typeof accepted !== 'number' ||
       typeof ttl !== 'number' ||
       typeof attempts !== 'number' ||
-      typeof first !== 'number' ||
-      typeof last !== 'number'
+      (first !== null && typeof first !== 'number') ||
+      (last !== null && typeof last !== 'number')
     ) {
       return undefined;
     }
@@ -233,8 +234,8 @@ export function envelopeMeta(data: unknown): EnvelopePushMeta[] | undefined {
         expiresAtMs: acceptedAtMs + ttl,
       },
       attempts,
-      ...(first < 0 ? {} : { firstAttemptAtMs: acceptedAtMs + first }),
-      ...(last < 0 ? {} : { lastAttemptAtMs: acceptedAtMs + last }),
+      ...(typeof first === 'number' ? { firstAttemptAtMs: acceptedAtMs + first } : {}),
+      ...(typeof last === 'number' ? { lastAttemptAtMs: acceptedAtMs + last } : {}),
     });
   }
   return metas;

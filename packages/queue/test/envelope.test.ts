@@ -27,6 +27,15 @@ describe('envelopes (format 4)', () => {
     );
   });
 
+  it('keeps attempt times from a worker whose clock is behind the ingress’s (negative offsets)', () => {
+    const job = makeJob();
+    const early = job.routing.acceptedAtMs - 250;
+    const sealed = cipher.sealEnvelope([
+      { job, attempts: 1, firstAttemptAtMs: early, lastAttemptAtMs: early },
+    ]);
+    expect(envelopeMeta(sealed)?.[0]).toMatchObject({ firstAttemptAtMs: early, lastAttemptAtMs: early });
+  });
+
   it('keeps no content in clear, and each string of the routing once', () => {
     const pushes = Array.from({ length: 50 }, () => ({
       job: makeJob({ message: 'top secret plan' }),
