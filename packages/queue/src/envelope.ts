@@ -10,6 +10,7 @@ import {
   type Region,
   type Transport,
 } from '@hpns/protocol';
+import { contentPairs, DICTIONARY, fieldsFromPairs } from './content-encoding';
 import { gcmOpen, gcmSeal } from './gcm';
 
 /**
@@ -78,10 +79,6 @@ export interface EnvelopeKeys {
   readonly byId: ReadonlyMap<string, KeyObject>;
   /** 12 fresh random bytes per call. */
   readonly iv: () => Buffer;
-  /** The content encoding of formats 2 to 4 (payload-cipher.ts). */
-  readonly pairs: (content: PushJob['content']) => unknown[];
-  readonly fields: (pairs: unknown) => Partial<PushJob['content']>;
-  readonly dictionary: Buffer;
 }
 
 /** The most content one envelope may inflate to: an envelope's byte cap is far below (producer maxBytes). */
@@ -140,8 +137,8 @@ export function sealEnvelope(keys: EnvelopeKeys, pushes: readonly EnvelopePush[]
     ];
   });
   const h = [region, provider, baseMs] as const;
-  const json = Buffer.from(JSON.stringify(pushes.map(({ job }) => keys.pairs(job.content))));
-  const plain = deflateRawSync(json, { dictionary: keys.dictionary, memLevel: 8 });
+  const json = Buffer.from(JSON.stringify(pushes.map(({ job }) => contentPairs(job.content))));
+  const plain = deflateRawSync(json, { dictionary: DICTIONARY, memLevel: 8 });
   const c = gcmSeal(keys.currentKey, keys.iv(), additionalData(keys.currentKeyId, h, strings, p), plain);
   return {
     v: ENVELOPE_FORMAT,
@@ -264,16 +261,14 @@ export function openEnvelope(keys: EnvelopeKeys, data: unknown): EnvelopePush[] 
   const plain = gcmOpen(key, data.c, additionalData(data.k, data.h, data.s, data.p));
   try {
     const contents = JSON.parse(
-      inflateRawSync(plain, { dictionary: keys.dictionary, maxOutputLength: MAX_CONTENT_BYTES }).toString(
-        'utf8',
-      ),
+      inflateRawSync(plain, { dictionary: DICTIONARY, maxOutputLength: MAX_CONTENT_BYTES }).toString('utf8'),
     ) as unknown;
     if (!Array.isArray(contents) || contents.length !== metas.length) {
       throw new Error('content does not match the pushes');
     }
     return metas.map(({ routing, ...state }, i) => ({
       ...state,
-      job: { v: PUSH_JOB_VERSION, routing, content: makePushNotification(keys.fields(contents[i])) },
+      job: { v: PUSH_JOB_VERSION, routing, content: makePushNotification(fieldsFromPairs(contents[i])) },
     }));
   } catch (cause) {
     throw new HpnsError('HPNS_PAYLOAD_DECRYPT_FAILED', 'sealed content is not a valid encoding', { cause });

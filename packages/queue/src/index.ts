@@ -22,6 +22,7 @@ export {
   TENANTS_KEY,
   type RateScope,
 } from './names';
+export { SEALED_FIELDS } from './content-encoding';
 export { keyedHasher, type KeyedHasher } from './keyed-hash';
 export {
   createOutcomeListener,
@@ -48,7 +49,6 @@ export {
   type PayloadKey,
   type SealedPushJob,
   ROUTING_FIELDS,
-  SEALED_FIELDS,
   SEALED_JOB_VERSIONS,
   sealedRouting,
 } from './payload-cipher';

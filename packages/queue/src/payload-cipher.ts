@@ -15,6 +15,7 @@ import {
   type EnvelopePush,
   type SealedEnvelope,
 } from './envelope';
+import { contentPairs, DICTIONARY, fieldsFromPairs } from './content-encoding';
 import { gcmOpen, gcmSeal, IV_BYTES } from './gcm';
 import { RandomPool } from './random-pool';
 
@@ -110,78 +111,11 @@ export function sealedRouting(data: unknown): PushJobRouting | undefined {
     : undefined;
 }
 
-/**
- * Version 2 field numbers: a field's number is its index here. Append only — a number never changes meaning,
- * or jobs queued by one release would be misread by the next (a test checks this list covers the schema).
- */
-export const SEALED_FIELDS: readonly (keyof PushNotification)[] = [
-  'ack_id',
-  'platform',
-  'server_id',
-  'device_id',
-  'post_id',
-  'category',
-  'sound',
-  'message',
-  'badge',
-  'cont_ava',
-  'team_id',
-  'channel_id',
-  'root_id',
-  'channel_name',
-  'type',
-  'sub_type',
-  'sender_id',
-  'sender_name',
-  'override_username',
-  'override_icon_url',
-  'from_webhook',
-  'version',
-  'is_crt_enabled',
-  'is_id_loaded',
-  'signature',
-  'transport',
-];
-const FIELD_NUMBER = new Map(SEALED_FIELDS.map((name, index) => [name, index]));
-
 /** First plaintext byte of a version 2 job: how the rest is encoded. */
 const PLAIN = 0;
 const DEFLATED = 1;
 /** Below this many bytes deflate rarely pays for its own header and CPU. */
 const DEFLATE_FROM_BYTES = 200;
-/**
- * Preset deflate dictionary: strings nearly every push repeats (JSON punctuation, the values the Mattermost
- * server sends for category, type, version, platform, the ES256 JWT header of `signature`). Part of format 2:
- * never edit it, add a format version instead.
- */
-export const DICTIONARY = Buffer.from(
-  '","NO_SIGNATURE","default","none","clear","update_badge","session","test","calls","android_rn-v2",' +
-    '"android_rn","apple_rn-v2","apple_rn","v2","CAN_REPLY",true,false,' +
-    '"eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2tfaWQiOiI","message","Town Square","',
-);
-
-/** Fields that differ from their zero value, as `[number, value, number, value, …]` (formats 2 to 4). */
-export function contentPairs(notification: PushNotification): unknown[] {
-  const pairs: unknown[] = [];
-  for (const field of SEALED_FIELDS) {
-    const value = notification[field];
-    if (value !== '' && value !== 0 && value !== false) pairs.push(FIELD_NUMBER.get(field), value);
-  }
-  return pairs;
-}
-
-/** @throws Error when `pairs` is not a list of known field numbers and values. */
-export function fieldsFromPairs(pairs: unknown): Partial<PushNotification> {
-  if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new Error('content is not field pairs');
-  const fields: Record<string, unknown> = {};
-  for (let i = 0; i < pairs.length; i += 2) {
-    const name = SEALED_FIELDS[pairs[i] as number];
-    if (name === undefined) throw new Error(`unknown field number ${String(pairs[i])}`);
-    fields[name] = pairs[i + 1];
-  }
-  return fields as Partial<PushNotification>;
-}
-
 function encodeContent(notification: PushNotification): Buffer {
   const json = Buffer.from(JSON.stringify(contentPairs(notification)));
   if (json.length >= DEFLATE_FROM_BYTES) {
@@ -271,9 +205,6 @@ export function createPayloadCipher(
     currentKey,
     byId,
     iv: () => random.take(IV_BYTES),
-    pairs: contentPairs,
-    fields: fieldsFromPairs,
-    dictionary: DICTIONARY,
   };
   return {
     currentKeyId: current,
