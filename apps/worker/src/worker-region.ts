@@ -13,7 +13,6 @@ import {
   publishOutcomes,
   PushConsumer,
   waitForReady,
-  type JobHandler,
   type KeyedHasher,
   type PayloadCipher,
 } from '@hpns/queue';
@@ -103,39 +102,6 @@ export class WorkerRegion {
       ...(options.onCircuitChange === undefined ? {} : { onCircuitChange: options.onCircuitChange }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    const maxEnvelopes = options.concurrency ?? 100;
-    // Back-pressure: a queue's consumer takes another envelope only while fewer than `highWater` of its pushes
-    // are in this process. Without it, a worker under a burst would hold up to `maxEnvelopes` full envelopes,
-    // whose pushes wait behind each other at the send cap: slower to answer, and all of them redelivered (sent
-    // twice) if the process dies. Lone pushes at a low rate still get `maxEnvelopes` envelopes in flight.
-    const highWater = 2 * maxEnvelopes;
-    // BullMQ fetches ahead of the handler, so the limit is also set from the envelopes' recent mean size.
-    const load = new Map<ProviderKind, { envelopes: number; pushes: number; meanSize: number }>();
-    const adjust = (provider: ProviderKind) => {
-      const consumer = this.consumers.find((c) => c.provider === provider);
-      const state = load.get(provider);
-      if (consumer === undefined || state === undefined) return;
-      const bySize = Math.min(maxEnvelopes, Math.max(1, Math.floor(highWater / state.meanSize)));
-      consumer.worker.concurrency = state.pushes >= highWater ? Math.max(1, state.envelopes) : bySize;
-    };
-    const loaded = (provider: ProviderKind): JobHandler => {
-      const state = { envelopes: 0, pushes: 0, meanSize: 1 };
-      load.set(provider, state);
-      return async (job, signal) => {
-        const pushes = job.pushes.length;
-        state.envelopes += 1;
-        state.pushes += pushes;
-        state.meanSize += (pushes - state.meanSize) * 0.2;
-        adjust(provider);
-        try {
-          return await handler(job, signal);
-        } finally {
-          state.envelopes -= 1;
-          state.pushes -= pushes;
-          adjust(provider);
-        }
-      };
-    };
     this.consumers = kinds.map(
       (provider) =>
         new PushConsumer({
@@ -143,8 +109,10 @@ export class WorkerRegion {
           provider,
           connection,
           cipher: options.cipher,
-          handler: loaded(provider),
-          concurrency: maxEnvelopes,
+          handler,
+          concurrency: options.concurrency ?? 100,
+          // Envelopes are taken while fewer than twice the send cap of their pushes are in hand (consumer.ts).
+          maxPushesInHand: 2 * (options.concurrency ?? 100),
           ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
           ...(options.stalledIntervalMs === undefined
             ? {}

@@ -52,8 +52,16 @@ export interface PushConsumerOptions {
   connection: Redis;
   cipher: PayloadCipher;
   handler: JobHandler;
-  /** Jobs (envelopes) in flight in this process. Default 100. */
+  /** Jobs (envelopes) in flight in this process at most. Default 100. */
   concurrency?: number;
+  /**
+   * Back-pressure: another envelope is taken only while fewer than this many pushes are in hand. Without it, a
+   * worker under a burst would hold `concurrency` full envelopes, whose pushes wait behind each other at the send
+   * cap: slower to answer, and all of them redelivered (sent twice) if the process dies. BullMQ fetches ahead of
+   * the handler, so the envelopes taken are also limited by the recent mean envelope size; lone pushes at a low
+   * rate still get `concurrency` envelopes in flight. Default: no limit but `concurrency`.
+   */
+  maxPushesInHand?: number;
   /**
    * Job lock time to live in ms, renewed every half. Default 2500: the lock of a killed worker's job runs out
    * within 2.5 s, and BullMQ's stalled check (every `stalledIntervalMs`, 500) moves a job back to the queue on
@@ -78,12 +86,12 @@ export class PushConsumer {
   readonly worker: Worker;
   /** The same queue, for counts and admin reads (metrics: depth, oldest waiting job). */
   readonly queue: Queue;
-  readonly provider: ProviderKind;
   readonly #options: PushConsumerOptions;
+  /** Envelopes and pushes in hand, and the recent mean envelope size (back-pressure, maxPushesInHand). */
+  readonly #load = { envelopes: 0, pushes: 0, meanSize: 1 };
 
   constructor(options: PushConsumerOptions) {
     this.#options = options;
-    this.provider = options.provider;
     const name = pushQueueName(options.region, options.provider);
     const random = options.random ?? Math.random;
     this.queue = new Queue(name, { connection: options.connection, prefix: queuePrefix(name) });
@@ -133,8 +141,34 @@ export class PushConsumer {
     }
   }
 
+  /** Sets how many envelopes BullMQ may hold from the pushes in hand (maxPushesInHand). */
+  #adjust(): void {
+    const limit = this.#options.maxPushesInHand;
+    if (limit === undefined) return;
+    const most = this.#options.concurrency ?? 100;
+    const load = this.#load;
+    this.worker.concurrency =
+      load.pushes >= limit
+        ? Math.max(1, load.envelopes)
+        : Math.min(most, Math.max(1, Math.floor(limit / load.meanSize)));
+  }
+
   async #process(job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const disposition = await this.#options.handler(this.#open(job), signal);
+    const opened = this.#open(job);
+    const pushes = opened.pushes.length;
+    const load = this.#load;
+    load.envelopes += 1;
+    load.pushes += pushes;
+    load.meanSize += (pushes - load.meanSize) * 0.2;
+    this.#adjust();
+    let disposition: JobDisposition;
+    try {
+      disposition = await this.#options.handler(opened, signal);
+    } finally {
+      load.envelopes -= 1;
+      load.pushes -= pushes;
+      this.#adjust();
+    }
     if (disposition.action === 'later') {
       // BullMQ's manual delay: the job goes back to `delayed` unchanged and no attempt is counted.
       await job.moveToDelayed(Date.now() + Math.max(1, Math.ceil(disposition.delayMs)), token);
