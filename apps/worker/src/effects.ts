@@ -1,9 +1,7 @@
 import { type Queue } from 'bullmq';
 import { type ProviderKind, type PushResponse, type Region } from '@hpns/protocol';
 import {
-  envelopeJobOptions,
-  ENVELOPE_JOB_NAME,
-  newEnvelopeId,
+  addEnvelope,
   type AckTracker,
   type DeadLetters,
   type DeadTokenCache,
@@ -144,13 +142,13 @@ export class Effects {
         const group = mine.slice(i, j);
         // The latest due time of the group: no push goes before its own (a Retry-After is a floor).
         const atMs = due(group[group.length - 1] as Decided);
-        const sealed = deps.cipher.sealEnvelope(group.map((d) => d.push));
         adds.push(
-          queue.add(ENVELOPE_JOB_NAME, sealed, {
-            ...envelopeJobOptions(),
-            jobId: newEnvelopeId(),
-            delay: Math.max(0, atMs - this.#now()),
-          }),
+          addEnvelope(
+            queue,
+            deps.cipher,
+            group.map((d) => d.push),
+            atMs - this.#now(),
+          ),
         );
         i = j;
       }

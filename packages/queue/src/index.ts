@@ -53,9 +53,8 @@ export {
   sealedRouting,
 } from './payload-cipher';
 export {
+  addEnvelope,
   ENVELOPE_JOB_NAME,
-  envelopeJobOptions,
-  newEnvelopeId,
   openPushQueue,
   PushProducer,
   type EnqueueResult,

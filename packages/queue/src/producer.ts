@@ -83,6 +83,26 @@ export function envelopeJobOptions(failedRetentionSec = 3600): JobsOptions {
   };
 }
 
+/**
+ * Adds one envelope of `pushes` (one region and provider) to `queue`, sealed, to be taken after `delayMs`.
+ * Resolves with its id (the BullMQ job id). The producer's and the worker's retries' one way of adding one.
+ */
+export async function addEnvelope(
+  queue: Queue,
+  cipher: PayloadCipher,
+  pushes: readonly EnvelopePush[],
+  delayMs = 0,
+  jobOptions: JobsOptions = envelopeJobOptions(),
+): Promise<string> {
+  const envelopeId = newEnvelopeId();
+  await queue.add(ENVELOPE_JOB_NAME, cipher.sealEnvelope(pushes), {
+    ...jobOptions,
+    jobId: envelopeId,
+    ...(delayMs > 0 ? { delay: delayMs } : {}),
+  });
+  return envelopeId;
+}
+
 /** Opens a BullMQ queue of HPNS (its prefix, a short event stream, errors left to each command). */
 export function openPushQueue(connection: Redis, region: Region, provider: ProviderKind): Queue {
   const name = pushQueueName(region, provider);
@@ -211,12 +231,8 @@ export class PushProducer {
     const format = this.#options.format ?? 4;
     try {
       if (format === 4) {
-        const envelopeId = newEnvelopeId();
         const pushes: EnvelopePush[] = batch.map(({ job }) => ({ job, attempts: 0 }));
-        await queue.add(ENVELOPE_JOB_NAME, this.#options.cipher.sealEnvelope(pushes), {
-          ...this.#jobOptions,
-          jobId: envelopeId,
-        });
+        const envelopeId = await addEnvelope(queue, this.#options.cipher, pushes, 0, this.#jobOptions);
         for (const item of batch) item.resolve({ duplicate: false, envelopeId });
       } else {
         await queue.addBulk(
