@@ -26,10 +26,6 @@ export class Gate {
     this.#limit = Math.max(1, limit);
   }
 
-  get held(): number {
-    return this.#held;
-  }
-
   acquire(): Promise<void> | undefined {
     if (this.#held < this.#limit) {
       this.#held += 1;

@@ -1,5 +1,5 @@
 import { type Queue } from 'bullmq';
-import { type ProviderKind, type PushResponse, type Region } from '@hpns/protocol';
+import { type ProviderKind, type PushResponse } from '@hpns/protocol';
 import {
   addEnvelope,
   type AckTracker,
@@ -22,7 +22,6 @@ export interface Decided {
 }
 
 export interface EffectsDeps {
-  region: Region;
   /** The queues retries go back to, per provider (opened on the worker's BullMQ connection). */
   queues: Partial<Record<ProviderKind, Queue>>;
   cipher: PayloadCipher;

@@ -79,7 +79,6 @@ export class WorkerRegion {
     for (const kind of kinds) queues[kind] = openPushQueue(connection, region, kind);
     this.#retryQueues = Object.values(queues);
     const effects = new Effects({
-      region,
       queues,
       cipher: options.cipher,
       deadTokens: this.deadTokens,
