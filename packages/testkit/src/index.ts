@@ -68,6 +68,7 @@ export { fcmReplies, type FcmReply, type FieldViolation } from './fcm/fcm-errors
 export { type FcmQuotaOptions } from './fcm/fcm-quota';
 export { createFcmSimulator, FcmSimulator } from './fcm/fcm-simulator';
 export {
+  FCM_DEAD_TOKEN_PREFIX,
   FCM_TOKEN_STATES,
   type FcmTokenRegistration,
   type FcmTokenState,
@@ -88,3 +89,4 @@ export {
   type SimulatorStackInfo,
   type SimulatorStackOptions,
 } from './simulator-stack';
+export { ackIdOf, ReceiptLog, type Receipt, type ReceiptPage } from './receipt-log';

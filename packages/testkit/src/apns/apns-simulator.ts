@@ -7,6 +7,7 @@ import {
 } from 'node:http2';
 import { type AddressInfo, type Socket } from 'node:net';
 import { type ControlRouter } from '../control-server';
+import { ReceiptLog, type ReceiptPage } from '../receipt-log';
 import { createTestCa, type TestCa } from '../tls/test-ca';
 import { ApnsConnection } from './connection';
 import { addApnsControlRoutes } from './control-routes';
@@ -47,6 +48,7 @@ export class ApnsSimulator {
       faults: new FaultState(options.seed),
       disallowedTopics: new Set(),
       captures: new CaptureRing(options.captureLimit),
+      receipts: new ReceiptLog(options.receiptLimit),
       timers: new Set(),
       counters: emptyCounters(),
       seq: 0,
@@ -226,6 +228,11 @@ export class ApnsSimulator {
     return { ...c, byStatus: { ...c.byStatus }, byReason: { ...c.byReason }, goaways: { ...c.goaways } };
   }
 
+  /** The compact log of answered pushes (token, ack_id, status) after seq `since`; see ReceiptLog. */
+  receipts(since: number, limit?: number): ReceiptPage {
+    return this.#state.receipts.since(since, limit);
+  }
+
   /** The most recent pushes received, oldest first (bounded by `captureLimit`). */
   requests(): ApnsCapturedRequest[] {
     return this.#state.captures.list();
@@ -246,6 +253,7 @@ export class ApnsSimulator {
     this.#state.faults.reset();
     this.#applyIdleTimeout();
     this.#state.captures.clear();
+    this.#state.receipts.clear();
     this.#state.seq = 0;
     this.#clockOffsetMs = 0;
     this.#state.counters = { ...emptyCounters(), activeConnections: this.#connections.size };

@@ -1,4 +1,5 @@
 import { ControlRouter, type ControlReply } from '../control-server';
+import { receiptQuery } from '../receipt-log';
 import { type ApnsSimulator } from './apns-simulator';
 import { checkFaultProfile, isInjectedFault, type ApnsFaultProfile } from './faults';
 import { type ApnsEnvironment, type ApnsTokenEntry, type ApnsTokenState } from './token-registry';
@@ -10,6 +11,7 @@ import { type ApnsEnvironment, type ApnsTokenEntry, type ApnsTokenState } from '
  *   GET    /apns/info                     url, port, environment, caPem, clock
  *   POST   /apns/reset                    reset()
  *   GET    /apns/counters                 counters()
+ *   GET    /apns/receipts?since=&limit=   receipts(): answered pushes after seq `since` (token, ack_id, status)
  *   GET    /apns/requests?limit=&token=   requests() (newest `limit`, optionally for one token)
  *   DELETE /apns/requests                 clearRequests()
  *   GET    /apns/keys                     listKeys()
@@ -104,6 +106,10 @@ export function addApnsControlRoutes(sim: ApnsSimulator, router = new ControlRou
       return ok();
     })
     .add('GET', '/apns/counters', () => ok(sim.counters()))
+    .add('GET', '/apns/receipts', ({ query }) => {
+      const { since, limit } = receiptQuery(query);
+      return ok(sim.receipts(since, limit));
+    })
     .add('GET', '/apns/requests', ({ query }) => {
       const token = query.get('token');
       let list = sim.requests();

@@ -22,6 +22,11 @@ export interface ApnsFaultProfile {
   /** Fraction (0–1) of pushes whose TCP connection is reset (RST) once the body is read. Default 0. */
   resetRate?: number;
   /**
+   * Fraction (0–1) of pushes accepted (200) and then lost inside APNs: they leave no receipt
+   * (`GET /apns/receipts`), which is what a load test's reconciliation must catch. Default 0.
+   */
+  dropRate?: number;
+  /**
    * Shutdown mode: each push is answered 503 `Shutdown`, then the connection gets a GOAWAY whose opaque
    * data is `{"reason":"Shutdown"}` and is closed (§1.4, §1.8). Default false.
    */
@@ -40,12 +45,16 @@ export interface ApnsFaultProfile {
   retryAfterSeconds?: number;
 }
 
-/** A fault queued for the next requests: an error reason, a stall, or a TCP reset. */
-export type ApnsInjectedFault = ApnsReason | 'stall' | 'reset';
+/** A fault queued for the next requests: an error reason, a stall, a TCP reset, or a drop (200, no receipt). */
+export type ApnsInjectedFault = ApnsReason | 'stall' | 'reset' | 'drop';
 
 /** What the fault model decides before a push is validated. */
 export type FaultDecision =
-  { kind: 'none' } | { kind: 'reject'; reason: ApnsReason } | { kind: 'stall' | 'reset' };
+  | { kind: 'none' }
+  | { kind: 'reject'; reason: ApnsReason }
+  | { kind: 'stall' }
+  | { kind: 'reset' }
+  | { kind: 'drop' };
 
 const NONE: FaultDecision = { kind: 'none' };
 /** Per-token windows kept before stale ones are swept. */
@@ -61,6 +70,7 @@ export function checkFaultProfile(profile: ApnsFaultProfile): void {
   checkRate('unavailableRate', profile.unavailableRate);
   checkRate('stallRate', profile.stallRate);
   checkRate('resetRate', profile.resetRate);
+  checkRate('dropRate', profile.dropRate);
   const limit = profile.tooManyRequests;
   if (limit !== undefined && !(limit.maxPushes >= 0 && limit.windowMs > 0)) {
     throw new Error('tooManyRequests needs maxPushes ≥ 0 and windowMs > 0');
@@ -75,7 +85,7 @@ export function checkFaultProfile(profile: ApnsFaultProfile): void {
 }
 
 export function isInjectedFault(value: unknown): value is ApnsInjectedFault {
-  return value === 'stall' || value === 'reset' || isApnsReason(value);
+  return value === 'stall' || value === 'reset' || value === 'drop' || isApnsReason(value);
 }
 
 /** The live fault state: profile, queued faults, seeded generators and per-token windows. */
@@ -139,22 +149,24 @@ export class FaultState {
     if (head !== undefined) {
       head.remaining -= 1;
       if (head.remaining === 0) this.#queue.shift();
-      return head.fault === 'stall' || head.fault === 'reset'
-        ? { kind: head.fault }
-        : { kind: 'reject', reason: head.fault };
+      if (head.fault === 'stall' || head.fault === 'reset' || head.fault === 'drop')
+        return { kind: head.fault };
+      return { kind: 'reject', reason: head.fault };
     }
     const p = this.#profile;
     const stall = p.stallRate ?? 0;
     const reset = p.resetRate ?? 0;
     const internal = p.internalErrorRate ?? 0;
     const unavailable = p.unavailableRate ?? 0;
-    if (stall + reset + internal + unavailable === 0) return NONE;
+    const drop = p.dropRate ?? 0;
+    if (stall + reset + internal + unavailable + drop === 0) return NONE;
     // One draw per push, split into bands, keeps the sequence a pure function of the seed and arrival order.
     const u = this.#faultRng();
     if (u < stall) return { kind: 'stall' };
     if (u < stall + reset) return { kind: 'reset' };
     if (u < stall + reset + internal) return { kind: 'reject', reason: 'InternalServerError' };
     if (u < stall + reset + internal + unavailable) return { kind: 'reject', reason: 'ServiceUnavailable' };
+    if (u < stall + reset + internal + unavailable + drop) return { kind: 'drop' };
     return NONE;
   }
 

@@ -50,6 +50,8 @@ export interface ApnsSimulatorOptions {
   seed?: number;
   /** How many recent pushes `requests()` keeps. 0 turns capture off. Default 1000. */
   captureLimit?: number;
+  /** How many receipts (token, ack_id, status per answered push) `receipts()` keeps. Default 250,000. */
+  receiptLimit?: number;
   /**
    * The simulator clock in ms since epoch, used for provider-token ages, `Unregistered` timestamps and rate
    * windows. Tests inject one (or call `advanceClock`) to move time without sleeping. Default `Date.now`.
@@ -74,6 +76,7 @@ export interface ResolvedApnsOptions {
   strictTokenLength: boolean;
   seed: number;
   captureLimit: number;
+  receiptLimit: number;
   now: () => number;
   tokenRules: ProviderTokenRules;
 }
@@ -93,6 +96,7 @@ export function resolveApnsOptions(options: ApnsSimulatorOptions): ResolvedApnsO
     strictTokenLength: options.strictTokenLength ?? false,
     seed: options.seed ?? 1,
     captureLimit: options.captureLimit ?? 1000,
+    receiptLimit: options.receiptLimit ?? 250_000,
     now: options.now ?? Date.now,
     tokenRules: {
       maxAgeMs: options.providerTokenMaxAgeMs ?? 3_600_000,

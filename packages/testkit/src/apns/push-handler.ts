@@ -12,6 +12,7 @@ import { type FaultState } from './faults';
 import { type ResolvedApnsOptions } from './options';
 import { type ApnsKeyStore } from './provider-token';
 import { apnsStatusOf } from './reasons';
+import { ackIdOf, type ReceiptLog } from '../receipt-log';
 import { type ApnsTokenRegistry } from './token-registry';
 
 /** The simulator's mutable state that push handling reads and updates. */
@@ -22,6 +23,7 @@ export interface SimulatorState extends PushContext {
   readonly faults: FaultState;
   readonly disallowedTopics: Set<string>;
   readonly captures: CaptureRing;
+  readonly receipts: ReceiptLog;
   /** Pending delayed answers, cancelled by `close()`. */
   readonly timers: Set<NodeJS.Timeout>;
   counters: ApnsCounters;
@@ -77,14 +79,17 @@ function handlePush(
   // Shutdown and injected faults come first: they model the front end, which answers before any validation.
   const shutdown = faults.profile.shutdown === true;
   let verdict: PushVerdict;
+  let dropped = false;
   if (shutdown) {
     verdict = { kind: 'reject', reason: 'Shutdown' };
   } else {
     const fault = faults.decide();
     verdict =
-      fault.kind === 'none'
+      fault.kind === 'none' || fault.kind === 'drop'
         ? evaluatePush(state, connection, nowMs, headers, rawHeaders, body, bodyBytes)
         : fault;
+    // A drop is a push APNs accepts and then loses: judged as usual, answered, and left out of the receipts.
+    dropped = fault.kind === 'drop';
   }
   const path = headers[':path'] ?? '';
   state.seq += 1;
@@ -117,6 +122,7 @@ function handlePush(
 
   const status = verdict.kind === 'accept' ? 200 : apnsStatusOf(verdict.reason);
   captured.status = status;
+  if (!dropped) state.receipts.add(captured.token, ackIdOf(body), status);
   const sentId = headers['apns-id'];
   const responseHeaders: OutgoingHttpHeaders = {
     ':status': status,

@@ -9,6 +9,7 @@ import {
   parseRates,
   stringField,
 } from '../oauth/control-input';
+import { receiptQuery } from '../receipt-log';
 import { type FcmSimulator } from './fcm-simulator';
 import { FCM_TOKEN_STATES, type FcmTokenRegistration, type UnknownTokenPolicy } from './fcm-tokens';
 import { FCM_FAULT_KINDS, type FcmFault } from './fcm-types';
@@ -28,6 +29,7 @@ import { FCM_FAULT_KINDS, type FcmFault } from './fcm-types';
  * | `PUT /fcm/faults/rates` | `{rates: [{kind, rate, retryAfterSeconds?}]}`: random faults |
  * | `DELETE /fcm/faults` | no more faults |
  * | `GET /fcm/counters` | FcmCounters |
+ * | `GET /fcm/receipts?since=N&limit=M` | ReceiptPage: answered sends after seq N (token, ack_id, status) |
  * | `GET /fcm/requests?limit=N` | the last N captured requests (all by default), oldest first |
  * | `DELETE /fcm/requests` | forgets captured requests |
  * | `POST /fcm/reset` | back to the state after start |
@@ -111,6 +113,10 @@ export function addFcmControlRoutes(router: ControlRouter, simulator: FcmSimulat
       return ok;
     })
     .add('GET', '/fcm/counters', () => ({ status: 200, body: simulator.counters() }))
+    .add('GET', '/fcm/receipts', ({ query }) => {
+      const { since, limit } = receiptQuery(query);
+      return { status: 200, body: simulator.receipts(since, limit) };
+    })
     .add('GET', '/fcm/requests', ({ query }) => {
       const requests = simulator.requests();
       const limit = query.get('limit');

@@ -11,6 +11,7 @@ import {
   type SimResponse,
 } from '../oauth/secure-server';
 import { createLatencySampler, createRng, type LatencyProfile } from '../random';
+import { ackIdOf, ReceiptLog, type ReceiptPage } from '../receipt-log';
 import { createTestCa, type TestCa } from '../tls/test-ca';
 import { authorize } from './fcm-auth';
 import { captureRequest, uncaptured } from './fcm-capture';
@@ -61,6 +62,7 @@ export class FcmSimulator {
   readonly #faults: FaultPlan<FcmFault>;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #captured: CapturedFcmRequest[] = [];
+  readonly #receipts: ReceiptLog;
   #server: SecureHttpServer | undefined;
   #unknownTokens: UnknownTokenPolicy = 'accept';
   #sampleLatency: () => number = () => 0;
@@ -75,6 +77,7 @@ export class FcmSimulator {
     this.#ca = ca;
     this.caPem = ca.caPem;
     this.#now = options.now ?? Date.now;
+    this.#receipts = new ReceiptLog(options.receiptLimit);
     this.#quota = createProjectQuota(options.quota);
     this.#faults = createFaultPlan<FcmFault>(createRng((options.seed ?? 1) ^ 0xfa17));
     this.#applyOptions();
@@ -164,12 +167,18 @@ export class FcmSimulator {
     this.#captured.length = 0;
   }
 
+  /** The compact log of answered sends (token, ack_id, status) since `since`; see ReceiptLog. */
+  receipts(since: number, limit?: number): ReceiptPage {
+    return this.#receipts.since(since, limit);
+  }
+
   /** Back to the state right after creation: options' tokens, quota and latency; no faults, counts or captures. */
   reset(): void {
     this.#faults.clear();
     this.#quota.clear();
     this.#counters = emptyCounters();
     this.#captured.length = 0;
+    this.#receipts.clear();
     this.#sequence = 0;
     this.#server?.resetStats();
     this.#applyOptions();
@@ -196,8 +205,8 @@ export class FcmSimulator {
     const captured = this.#capture(req, path, project, body, nowMs);
     this.#counters.requests += 1;
     this.#counters.byProtocol[captured.protocol] += 1;
-    if (project === undefined) return this.#reply(req, res, captured, fcmReplies.pathNotFound());
-    if (req.method !== 'POST') return this.#reply(req, res, captured, fcmReplies.methodNotAllowed());
+    if (project === undefined) return this.#reply(req, res, body, captured, fcmReplies.pathNotFound());
+    if (req.method !== 'POST') return this.#reply(req, res, body, captured, fcmReplies.methodNotAllowed());
 
     const fault = this.#faults.take();
     if (fault !== undefined) {
@@ -209,16 +218,31 @@ export class FcmSimulator {
         case 'goaway':
           return this.#goaway(req);
         case 'unavailable':
-          return this.#reply(req, res, captured, fcmReplies.unavailable(fault.retryAfterSeconds));
+          return this.#reply(req, res, body, captured, fcmReplies.unavailable(fault.retryAfterSeconds));
         case 'internal':
-          return this.#reply(req, res, captured, fcmReplies.internal());
+          return this.#reply(req, res, body, captured, fcmReplies.internal());
         case 'overload':
-          return this.#reply(req, res, captured, fcmReplies.quotaExceeded(project, fault.retryAfterSeconds));
+          return this.#reply(
+            req,
+            res,
+            body,
+            captured,
+            fcmReplies.quotaExceeded(project, fault.retryAfterSeconds),
+          );
         case 'destroy':
           break; // processed in full below, then cut off mid-response
+        case 'drop':
+          break; // processed and answered like any other, but leaves no receipt (#reply)
       }
     }
-    this.#reply(req, res, captured, this.#process(req, project, body, nowMs), fault?.kind === 'destroy');
+    this.#reply(
+      req,
+      res,
+      body,
+      captured,
+      this.#process(req, project, body, nowMs),
+      fault?.kind === 'destroy',
+    );
   }
 
   /** The answer to an authenticated, routed send request (the order Google's front end checks in). */
@@ -281,11 +305,17 @@ export class FcmSimulator {
   #reply(
     req: SimRequest,
     res: SimResponse,
+    body: Buffer,
     captured: CapturedFcmRequest,
     reply: FcmReply,
     cutOff = false,
   ): void {
     increment(this.#counters.byStatus, String(reply.status));
+    // A dropped push is answered like a delivered one and leaves no receipt: lost inside the provider.
+    if (captured.fault !== 'drop') {
+      const text = body.toString('utf8');
+      this.#receipts.add(captured.registrationToken ?? tokenOf(text), ackIdOf(text), reply.status);
+    }
     increment(this.#counters.byCode, reply.code);
     captured.status = reply.status;
     captured.code = reply.code;
@@ -348,4 +378,11 @@ export async function createFcmSimulator(options: FcmSimulatorOptions): Promise<
   const simulator = new FcmSimulator(options, options.ca ?? createTestCa());
   await simulator.listen();
   return simulator;
+}
+
+const MESSAGE_TOKEN = /"token":"([^"\\]{1,4096})"/;
+
+/** `message.token` of a send body without parsing it (uncaptured sends keep no parsed copy). */
+function tokenOf(body: string): string {
+  return MESSAGE_TOKEN.exec(body)?.[1] ?? '';
 }

@@ -39,6 +39,9 @@ export interface FcmTokenRegistration {
 /** What happens to tokens never registered: accepted (if token-shaped), or answered as dead or malformed. */
 export type UnknownTokenPolicy = 'accept' | 'unregistered' | 'malformed';
 
+/** An unregistered token's prefix that needs no registration (load tests' dead tokens): 404 UNREGISTERED. */
+export const FCM_DEAD_TOKEN_PREFIX = 'deaddead';
+
 /** [assumption] the characters real tokens use (`<instance id>:APA91b...`); anything else is malformed. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_:-]+$/;
 
@@ -50,6 +53,8 @@ export function tokenReply(
   unknownTokens: UnknownTokenPolicy,
 ): FcmReply | undefined {
   if (registration === undefined) {
+    // go-apnsmock style magic prefix, as the APNs simulator's `deaddead`: a dead app instance, no registration.
+    if (token.startsWith(FCM_DEAD_TOKEN_PREFIX)) return fcmReplies.unregistered();
     if (!TOKEN_SHAPE.test(token) || unknownTokens === 'malformed')
       return fcmReplies.invalidRegistrationToken();
     return unknownTokens === 'unregistered' ? fcmReplies.unregistered() : undefined;

@@ -18,7 +18,9 @@ export type FcmFault =
   /** The request is processed, then the connection dies halfway through the response body. */
   | { kind: 'destroy' }
   /** Never answers. */
-  | { kind: 'stall' };
+  | { kind: 'stall' }
+  /** Processed and answered like any other send, but lost inside FCM: it leaves no receipt (GET /fcm/receipts). */
+  | { kind: 'drop' };
 
 export type FcmFaultKind = FcmFault['kind'];
 
@@ -29,6 +31,7 @@ export const FCM_FAULT_KINDS: readonly FcmFaultKind[] = [
   'goaway',
   'destroy',
   'stall',
+  'drop',
 ];
 
 export interface FcmSimulatorOptions {
@@ -56,6 +59,8 @@ export interface FcmSimulatorOptions {
   seed?: number;
   /** Captured requests kept (oldest dropped first). Default 1,000. */
   captureLimit?: number;
+  /** Receipts kept for reconciliation (token, ack_id, status per answered send; ReceiptLog). Default 250,000. */
+  receiptLimit?: number;
   /** The simulator's clock, ms since the epoch (token expiry, quota window, message ids). Default `Date.now`. */
   now?: () => number;
 }
