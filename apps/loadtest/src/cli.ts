@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asResult, compareResults, formatComparison } from './compare';
 import { type Endpoint } from './connection';
+import { findMax } from './find-max';
 import { checkProfile, DEFAULT_PROFILE, Fleet, parseWeights, type FleetProfile } from './fleet';
 import { renderComparison, renderReport } from './html';
 import { Reconciler } from './reconcile';
@@ -24,6 +25,8 @@ Load (open model by default: a constant arrival rate, latency from each request'
   --stages LIST          ramps instead of --rate: 30s:500,60s:3000,30s:0 (linear from the previous rate)
   --max-connections N    open model: connections at most (default 1000)
   --connections N        closed model instead: N connections back to back for --duration
+  --find-max             step the rate (from --start-rate, × --step-factor, default 100 and 1.5, up to --max-rate)
+                         for --duration each; report the highest rate that holds --slo
   --warmup D             leave the first D out of the figures (default 0)
   --timeout D            per-request timeout (default 30s, as the Mattermost server's client)
 Traffic
@@ -111,6 +114,10 @@ const OPTIONS = {
   duration: { type: 'string' },
   stages: { type: 'string' },
   'max-connections': { type: 'string' },
+  'find-max': { type: 'boolean' },
+  'start-rate': { type: 'string' },
+  'step-factor': { type: 'string' },
+  'max-rate': { type: 'string' },
   connections: { type: 'string' },
   warmup: { type: 'string' },
   timeout: { type: 'string' },
@@ -171,6 +178,7 @@ async function run(argv: string[]): Promise<number> {
   const warmupMs = values.warmup === undefined ? 0 : parseDuration(values.warmup, '--warmup');
   const durationMs = values.duration === undefined ? 30_000 : parseDuration(values.duration, '--duration');
   if (values.slo !== undefined) parseSlo(values.slo);
+  if (values['find-max'] === true) return runFindMax(values, target, profile, timeoutMs, durationMs);
   let model: LoadModel;
   let described: LoadResult['model'];
   if (values.connections !== undefined) {
@@ -282,6 +290,66 @@ async function run(argv: string[]): Promise<number> {
   return (result.slo !== undefined && !result.slo.pass) || (reconcile !== undefined && !reconcile.matches)
     ? 1
     : 0;
+}
+
+async function runFindMax(
+  values: Record<string, string | boolean | undefined>,
+  target: Target,
+  profile: FleetProfile,
+  timeoutMs: number,
+  stepMs: number,
+): Promise<number> {
+  if (typeof values.slo !== 'string')
+    throw new UsageError('--find-max needs --slo (e.g. --slo "p99<50ms,fail<0.1%")');
+  if (values.connections !== undefined || values.stages !== undefined)
+    throw new UsageError('--find-max steps its own rates: no --connections or --stages');
+  const slo = values.slo;
+  const maxConnections = number('max-connections', values['max-connections'] as string | undefined, 1000, 1);
+  const factor = number('step-factor', values['step-factor'] as string | undefined, 1.5, 1.01);
+  const fleet = new Fleet(profile);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.on('SIGINT', onSigint);
+  const startedAt = new Date();
+  const { best } = await findMax({
+    target,
+    next: () => fleet.next(),
+    slo,
+    startRate: number('start-rate', values['start-rate'] as string | undefined, 100, 0.001),
+    factor,
+    stepMs,
+    maxRate: number('max-rate', values['max-rate'] as string | undefined, 1_000_000, 0.001),
+    maxConnections,
+    timeoutMs,
+    signal: abort.signal,
+    result: (rate, run) =>
+      buildResult({
+        label: (values.label as string | undefined) ?? `find-max ${slo}`,
+        startedAt,
+        target: redact(values.target as string),
+        model: { kind: 'open', stages: [{ durationMs: stepMs, rate }], startRate: rate, maxConnections },
+        profile,
+        timeoutMs,
+        warmupMs: 0,
+        run,
+        slo,
+      }),
+    onStep: (step) => {
+      if (values.quiet !== true)
+        process.stderr.write(
+          `step ${step.rate.toFixed(1)}/s: answered ${step.achieved.toFixed(1)}/s, p99 ${step.p99.toFixed(1)} ms, failed ${step.failShare.toFixed(3)} % — ${step.pass ? 'holds' : `breaks ${step.reasons.join(', ')}`}\n`,
+        );
+    },
+  });
+  process.off('SIGINT', onSigint);
+  const out = (values.out as string | undefined) ?? 'loadtest-result.json';
+  const html = (values.html as string | undefined) ?? out.replace(/\.json$/, '') + '.html';
+  writeFileSync(out, `${JSON.stringify(best, null, 1)}\n`);
+  writeFileSync(html, renderReport(best));
+  process.stdout.write(
+    `highest rate holding ${slo}: ${best.findMax!.maxRate.toFixed(1)}/s\nresult ${out}, report ${html}\n`,
+  );
+  return best.findMax!.maxRate > 0 ? 0 : 1;
 }
 
 /** The target URL without credentials, for reports. */
