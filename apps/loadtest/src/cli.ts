@@ -268,10 +268,7 @@ async function run(argv: string[]): Promise<number> {
     ...(scraper !== undefined ? { server: scraper.series } : {}),
     ...(values.slo !== undefined ? { slo: values.slo } : {}),
   });
-  const out = values.out ?? 'loadtest-result.json';
-  const html = values.html ?? out.replace(/\.json$/, '') + '.html';
-  writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
-  writeFileSync(html, renderReport(result));
+  const { out, html } = writeOutputs(values, result);
   const c = result.latency.corrected;
   process.stdout.write(
     `${result.aborted ? 'ended early; ' : ''}offered ${result.rates.offered.toFixed(1)}/s, answered ${result.rates.achieved.toFixed(1)}/s; ` +
@@ -342,14 +339,23 @@ async function runFindMax(
     },
   });
   process.off('SIGINT', onSigint);
-  const out = (values.out as string | undefined) ?? 'loadtest-result.json';
-  const html = (values.html as string | undefined) ?? out.replace(/\.json$/, '') + '.html';
-  writeFileSync(out, `${JSON.stringify(best, null, 1)}\n`);
-  writeFileSync(html, renderReport(best));
+  const { out, html } = writeOutputs(values, best);
   process.stdout.write(
     `highest rate holding ${slo}: ${best.findMax!.maxRate.toFixed(1)}/s\nresult ${out}, report ${html}\n`,
   );
   return best.findMax!.maxRate > 0 ? 0 : 1;
+}
+
+/** Writes the JSON result (--out) and the HTML report (--html, default: --out with .html). */
+function writeOutputs(
+  values: Record<string, string | boolean | undefined>,
+  result: LoadResult,
+): { out: string; html: string } {
+  const out = typeof values.out === 'string' ? values.out : 'loadtest-result.json';
+  const html = typeof values.html === 'string' ? values.html : out.replace(/\.json$/, '') + '.html';
+  writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(html, renderReport(result));
+  return { out, html };
 }
 
 /** The target URL without credentials, for reports. */
