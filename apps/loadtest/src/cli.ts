@@ -13,10 +13,12 @@ import { buildResult, parseSlo, type LoadResult } from './result';
 import { runLoad, type LoadModel, type Target } from './runner';
 import { ArrivalSchedule, parseDuration, parseStages } from './schedule';
 import { MetricsScraper } from './scrape';
+import { startLocalStack } from './stack';
 
 const HELP = `hpns-loadtest: load tests for HPNS or any Mattermost push-proxy ingress
 
   npm run loadtest -- --target URL [options]
+  npm run loadtest -- --stack [options]
   npm run loadtest -- compare A.json B.json [--html FILE]
 
 Load (open model by default: a constant arrival rate, latency from each request's scheduled time)
@@ -36,6 +38,10 @@ Traffic
   --regions a=W,…        region prefixes (/us/api/v1/send_push); none = no prefix (default us=1,de=1)
   --servers N --devices N --dead-tokens SHARE --message-bytes MIN-MAX --seed N
 Target
+  --target URL           the ingress: http://127.0.0.1:8086, https://push.example.com/prefix
+  --stack                start the local stack (scripts/start.mjs of this checkout) on free ports, target it,
+                         reconcile through its simulators, scrape its /metrics, and stop it after the run
+                         (--no-build: skip the build first; the environment, e.g. HPNS_WAIT_MS, reaches it)
   --ca FILE              trust this CA (PEM) for an HTTPS target; --insecure skips certificate checks
 Checks and outputs
   --slo 'p99<50ms,fail<0.1%'   verdict in the result; the exit code is 1 when it fails
@@ -110,6 +116,8 @@ export function profileFrom(values: Record<string, string | boolean | undefined>
 
 const OPTIONS = {
   target: { type: 'string' },
+  stack: { type: 'boolean' },
+  'no-build': { type: 'boolean' },
   rate: { type: 'string' },
   duration: { type: 'string' },
   stages: { type: 'string' },
@@ -165,19 +173,65 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`comparison written to ${html}\n`);
     return 0;
   }
-  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  const values = parseOptions(argv);
   if (values.help === true) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (values.target === undefined)
-    throw new UsageError('--target URL is required (e.g. --target http://127.0.0.1:8086)');
-  const target = parseTarget(values.target, values.ca, values.insecure === true);
+  if (values.stack === true) {
+    if (values.target !== undefined || values.control !== undefined || values.metrics !== undefined)
+      throw new UsageError('--stack sets the target, --control and --metrics itself: drop them');
+  } else {
+    if (values.target === undefined)
+      throw new UsageError('--target URL (or --stack) is required (e.g. --target http://127.0.0.1:8086)');
+    if (values['no-build'] === true) throw new UsageError('--no-build goes with --stack');
+    parseTarget(values.target, values.ca, values.insecure === true);
+  }
+  // Every option is checked before a stack is started for it.
+  profileFrom(values);
+  if (values.slo !== undefined) parseSlo(values.slo);
+  if (values['find-max'] === true && values.slo === undefined)
+    throw new UsageError('--find-max needs --slo (e.g. --slo "p99<50ms,fail<0.1%")');
+  if (values.stack !== true) return runOn(values);
+  const quiet = values.quiet === true;
+  if (!quiet) process.stderr.write('starting the local stack (scripts/start.mjs)…\n');
+  const stack = await startLocalStack({
+    noBuild: values['no-build'] === true,
+    onLine: (line) => {
+      if (!quiet && /\[start\]|error|fail/i.test(line)) process.stderr.write(`  ${line}\n`);
+    },
+  });
+  if (!quiet)
+    process.stderr.write(
+      `local stack ready: ingress ${stack.target}, control ${stack.control} (pids ${Object.entries(stack.pids)
+        .map(([name, pid]) => `${name}=${pid}`)
+        .join(' ')})\n`,
+    );
+  try {
+    return await runOn({
+      ...values,
+      target: stack.target,
+      control: stack.control,
+      metrics: stack.metrics.join(','),
+    });
+  } finally {
+    if (!quiet) process.stderr.write('stopping the local stack…\n');
+    await stack.stop();
+  }
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, strict: true }).values;
+}
+type Values = ReturnType<typeof parseOptions>;
+
+/** One run (or a --find-max search) against `values.target`. */
+async function runOn(values: Values): Promise<number> {
+  const target = parseTarget(values.target!, values.ca, values.insecure === true);
   const profile = profileFrom(values);
   const timeoutMs = values.timeout === undefined ? 30_000 : parseDuration(values.timeout, '--timeout');
   const warmupMs = values.warmup === undefined ? 0 : parseDuration(values.warmup, '--warmup');
   const durationMs = values.duration === undefined ? 30_000 : parseDuration(values.duration, '--duration');
-  if (values.slo !== undefined) parseSlo(values.slo);
   if (values['find-max'] === true) return runFindMax(values, target, profile, timeoutMs, durationMs);
   let model: LoadModel;
   let described: LoadResult['model'];
@@ -242,8 +296,9 @@ async function run(argv: string[]): Promise<number> {
       if (values.quiet === true) return;
       const errors =
         point.byOutcome.fail + point.byOutcome.bad + point.byOutcome.transport + point.byOutcome.timeout;
+      const remaining = Math.max(0, state.plannedMs - state.elapsedMs) / 1000;
       const line =
-        `${(state.elapsedMs / 1000).toFixed(0).padStart(4)}s/${(state.plannedMs / 1000).toFixed(0)}s ` +
+        `${(state.elapsedMs / 1000).toFixed(0).padStart(4)}s elapsed, ${remaining.toFixed(0)}s left: ` +
         `offered ${point.offered}/s answered ${point.done}/s p50 ${point.p50?.toFixed(1) ?? '–'} p99 ${point.p99?.toFixed(1) ?? '–'} ms ` +
         `errors ${errors} in flight ${state.inFlight} waiting ${state.waiting}`;
       process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
@@ -258,7 +313,7 @@ async function run(argv: string[]): Promise<number> {
       values.label ??
       `${described.kind} ${values.stages ?? (values.connections !== undefined ? `${values.connections} connections` : `${values.rate ?? 100}/s`)}`,
     startedAt,
-    target: redact(values.target),
+    target: redact(values.target!),
     model: described,
     profile,
     timeoutMs,
@@ -296,11 +351,9 @@ async function runFindMax(
   timeoutMs: number,
   stepMs: number,
 ): Promise<number> {
-  if (typeof values.slo !== 'string')
-    throw new UsageError('--find-max needs --slo (e.g. --slo "p99<50ms,fail<0.1%")');
   if (values.connections !== undefined || values.stages !== undefined)
     throw new UsageError('--find-max steps its own rates: no --connections or --stages');
-  const slo = values.slo;
+  const slo = values.slo as string; // checked in run()
   const maxConnections = number('max-connections', values['max-connections'] as string | undefined, 1000, 1);
   const factor = number('step-factor', values['step-factor'] as string | undefined, 1.5, 1.01);
   const fleet = new Fleet(profile);

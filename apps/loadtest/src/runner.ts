@@ -28,6 +28,8 @@ export interface Target {
 export interface AnswerEvent {
   push: PushRequest;
   outcome: Outcome;
+  /** The FAIL text, or what went wrong; undefined for OK. */
+  text?: string;
   /** performance.now() times: scheduled (open model; = sent in the closed one), written, answered. */
   scheduledAt: number;
   sentAt: number;
@@ -191,7 +193,7 @@ export async function runLoad(options: RunOptions): Promise<RunOutcome> {
         measured,
         push.dead,
       );
-      options.onAnswer?.({ push, outcome, scheduledAt, sentAt, doneAt, measured });
+      options.onAnswer?.({ push, outcome, text, scheduledAt, sentAt, doneAt, measured });
       after(connection);
       checkDone();
     });
