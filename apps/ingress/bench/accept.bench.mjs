@@ -1,7 +1,7 @@
 // Ingress accept-path benchmark (issue: ≥ 12,000 send_push/s with p99 ≤ 25 ms, and ≥ 50 % of a bare node:http
 // JSON server measured in the same run). Everything runs on this machine: a private redis-server, the built
 // ingress (apps/ingress/dist/main.js, HPNS_WAIT_MS=0 so it answers as soon as the push is queued), the bare
-// baseline server, and autocannon as the load generator in this process.
+// baseline server, and the load-test kit's generator (apps/loadtest, runLoad) in this process.
 //
 //   npm run build && node apps/ingress/bench/accept.bench.mjs [--duration 10] [--connections 100] [--rate N]
 //
@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { ArrivalSchedule, parseTarget, runLoad, summarize } from '@hpns/loadtest';
 import { makePushNotification } from '@hpns/protocol';
 import {
   createPayloadCipher,
@@ -82,35 +82,47 @@ let sequence = 0;
 
 async function load(url, label, pids) {
   const meter = new CpuMeter({ ...pids, 'load generator': 'self' });
-  let wrong = 0;
+  const push = () => {
+    const i = sequence++;
+    return {
+      serial: i,
+      kind: 'message',
+      platform: 'apple_rn-v2',
+      region: '',
+      dead: false,
+      ackId: `${runTag}-${i}`,
+      path: '/api/v1/send_push',
+      body: body(i),
+    };
+  };
   meter.start();
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections,
-    duration,
-    pipelining: 1,
-    ...(rate > 0 ? { overallRate: rate } : {}),
-    requests: [
-      {
-        setupRequest: (req) => ({ ...req, body: body(sequence++) }),
-        // Every answer must be OK: a FAIL is also HTTP 200, and must not count as throughput.
-        onResponse: (_status, text) => {
-          if (text !== '{"status":"OK"}\n') wrong++;
-        },
-      },
-    ],
+  // The kit's generator (apps/loadtest): closed model (N connections back to back), or --rate N offered as an
+  // open model (latency from each request's scheduled time), one request in flight per connection.
+  const run = await runLoad({
+    target: parseTarget(url),
+    model:
+      rate > 0
+        ? {
+            kind: 'open',
+            schedule: ArrivalSchedule.constant(rate, duration * 1000),
+            maxConnections: connections,
+          }
+        : { kind: 'closed', connections, durationMs: duration * 1000 },
+    next: push,
   });
-  const cpu = meter.stop(result.requests.total);
+  const recorder = run.recorder;
+  const cpu = meter.stop(recorder.answered);
+  const latency = summarize(recorder.corrected);
+  // Every answer must be OK: a FAIL is also HTTP 200, and must not count as throughput.
+  const wrong = recorder.answered - recorder.counts.ok;
   const summary = {
     label,
-    requestsPerSec: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    requestsPerSec: Math.round((recorder.answered / run.elapsedMs) * 1000),
+    p50Ms: Number(latency.p50.toFixed(2)),
+    p99Ms: Number(latency.p99.toFixed(2)),
+    p999Ms: Number(latency.p999.toFixed(2)),
     wrongAnswers: wrong,
+    ...(wrong > 0 ? { texts: [...recorder.texts].slice(0, 5) } : {}),
   };
   console.log(JSON.stringify(summary));
   console.log(formatCpuReport(label, cpu, 'request'));
@@ -204,7 +216,7 @@ try {
   const bare = fork(join(here, 'bare-server.mjs'), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   children.push(bare);
   const barePort = await new Promise((resolve) => bare.once('message', (m) => resolve(m.port)));
-  const baseline = await load(`http://127.0.0.1:${barePort}/api/v1/send_push`, 'bare node:http', {
+  const baseline = await load(`http://127.0.0.1:${barePort}`, 'bare node:http', {
     server: bare.pid,
   });
   bare.kill('SIGTERM');
@@ -230,7 +242,7 @@ try {
   });
   children.push(ingress);
   await waitFor(`http://127.0.0.1:${adminPort}/readyz`);
-  const hpns = await load(`http://127.0.0.1:${apiPort}/api/v1/send_push`, 'hpns ingress (accept path)', {
+  const hpns = await load(`http://127.0.0.1:${apiPort}`, 'hpns ingress (accept path)', {
     ingress: ingress.pid,
     redis: redis.pid,
   });

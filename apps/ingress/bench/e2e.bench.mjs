@@ -13,8 +13,9 @@
 // unless set; HPNS_WAIT_MS and HPNS_WORKER_CONCURRENCY (--wait-ms, --worker-concurrency) reach every process
 // through start.mjs's environment. The bench stops everything it started, at the end and on errors.
 //
-// The load generator is a minimal keep-alive HTTP/1.1 client on raw sockets in this process (one request in
-// flight per connection, as the Mattermost server's Go client does; no Content-Type). Every request has its own
+// The load generator is the load-test kit's (apps/loadtest, runLoad) in this process: keep-alive HTTP/1.1 on
+// raw sockets, one request in flight per connection, as the Mattermost server's Go client does; no Content-Type;
+// latency into HdrHistogram from each request's scheduled time. Every request has its own
 // device id and ack id; requests rotate over iOS (apple_rn-v2) and Android (android_rn-v2) and over the /us/ and
 // /de/ prefixes, so all four queues get a quarter. Every answer is checked: anything but HTTP 200
 // {"status":"OK"} is an error and is reported; an OK that took ≥ the wait bound is counted apart ("OK past the
@@ -32,8 +33,8 @@
 //  2. e2e closed loop — N connections back to back for --duration s after --warmup s: throughput and latency.
 //  3. e2e open loop — a fixed offered rate (--rate, default 3,000/s) for --open-duration s after --warmup s,
 //     latency from each request's scheduled send time (no coordinated omission; up to --open-connections
-//     connections, requests due while all are busy wait in the generator, which the latency then shows; 60 s
-//     after the schedule the generator gives up on what is left and says so). Ingress → provider is measured
+//     connections, requests due while all are busy wait in the generator, which the latency then shows; a
+//     request unanswered after the wait bound + 60 s is given up and said so). Ingress → provider is measured
 //     on a sample: the simulators' captured requests (GET /apns/requests, /fcm/requests on the control URL,
 //     polled every 500 ms, newest 300 each) are joined by device token with the send time here; the
 //     simulators' own latency (p99 60 ms by design) is not part of it. Provider answer → client is the rest.
@@ -49,13 +50,13 @@
 import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { ArrivalSchedule, parseTarget, runLoad, summarize } from '@hpns/loadtest';
 import { pushQueueName, queuePrefix } from '@hpns/queue';
 import { machineCpu, processCpu } from '@hpns/testkit';
 
@@ -118,7 +119,8 @@ function serialOf(token) {
   const m = /^[0-9a-f]{16}:APA91b([0-9a-z]+)_/.exec(token);
   return m ? parseInt(m[1], 36) : undefined;
 }
-function nextRequest(port) {
+/** The next push, in the kit's request shape (runLoad writes the HTTP request). */
+function nextRequest() {
   const i = serial++;
   const ios = i % 2 === 0;
   const region = REGIONS[(i >> 1) % 2];
@@ -141,77 +143,19 @@ function nextRequest(port) {
     is_id_loaded: false,
     signature: 'eyJhbGciOiJFUzI1NiJ9.' + 'x'.repeat(120),
   });
-  const head =
-    `POST /${region}/api/v1/send_push HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: Go-http-client/1.1\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nAccept-Encoding: gzip\r\n\r\n`;
-  return { serial: i, data: head + body };
+  return {
+    serial: i,
+    kind: 'message',
+    platform: ios ? 'apple_rn-v2' : 'android_rn-v2',
+    region,
+    dead: false,
+    ackId: `${RUN}${i.toString(36)}`,
+    path: `/${region}/api/v1/send_push`,
+    body,
+  };
 }
 
-// --- a minimal keep-alive HTTP/1.1 client, one request in flight per connection ---------------------------
-class Connection {
-  #socket;
-  #buffer = null;
-  #pending = null;
-  dead = false;
-
-  constructor(port) {
-    this.#socket = connect(port, '127.0.0.1');
-    this.#socket.setNoDelay(true);
-    this.#socket.on('data', (chunk) => this.#onData(chunk));
-    this.#socket.on('error', () => undefined); // reported through 'close'
-    this.#socket.on('close', () => {
-      this.dead = true;
-      const pending = this.#pending;
-      this.#pending = null;
-      pending?.(new Error('connection closed'));
-    });
-  }
-
-  /** Sends `data` (a whole request); `done(error, status, body)` once the answer is in. */
-  request(data, done) {
-    if (this.dead || this.#pending !== null) throw new Error('connection not idle');
-    this.#pending = done;
-    this.#socket.write(data);
-  }
-
-  #onData(chunk) {
-    this.#buffer = this.#buffer === null ? chunk : Buffer.concat([this.#buffer, chunk]);
-    const headEnd = this.#buffer.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = this.#buffer.toString('latin1', 0, headEnd);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (this.#pending === null || length === null) {
-      this.#fail(this.#pending === null ? 'unexpected data' : 'answer without content-length');
-      return;
-    }
-    const end = headEnd + 4 + Number(length[1]);
-    if (this.#buffer.length < end) return;
-    if (this.#buffer.length > end) {
-      this.#fail('more data than one answer');
-      return;
-    }
-    const body = this.#buffer.toString('utf8', headEnd + 4, end);
-    this.#buffer = null;
-    const done = this.#pending;
-    this.#pending = null;
-    if (/\r\nconnection: *close/i.test(head)) this.close();
-    done(null, Number(head.slice(9, 12)), body);
-  }
-
-  #fail(reason) {
-    const pending = this.#pending;
-    this.#pending = null;
-    this.close();
-    pending?.(new Error(reason));
-  }
-
-  close() {
-    this.dead = true;
-    this.#socket.destroy();
-  }
-}
-
-/** Counts answers by kind; every answer goes through here. */
+/** Counts answers by kind; every answer goes through here (the kit's outcomes, with OK split at the wait bound). */
 class Answers {
   ok = 0;
   okPastBound = 0;
@@ -221,18 +165,22 @@ class Answers {
   transport = 0;
   texts = new Map();
 
-  add(error, status, body, latencyMs) {
-    let kind;
-    if (error !== null) kind = 'transport';
-    else if (status !== 200) kind = 'http';
-    else if (body === '{"status":"OK"}' || body === '{"status":"OK"}\n')
-      kind = latencyMs >= WAIT_MS - 1 ? 'okPastBound' : 'ok';
-    else if (body.includes('"REMOVE"')) kind = 'remove';
-    else kind = 'fail';
+  /** `outcome` and `text` as the kit judged the answer; `latencyMs` from the request's write to its answer. */
+  add(outcome, text, latencyMs) {
+    const kind =
+      outcome === 'ok'
+        ? latencyMs >= WAIT_MS - 1
+          ? 'okPastBound'
+          : 'ok'
+        : outcome === 'bad'
+          ? 'http'
+          : outcome === 'timeout'
+            ? 'transport'
+            : outcome;
     this[kind] += 1;
     if (kind !== 'ok' && kind !== 'okPastBound') {
-      const text = error !== null ? error.message : `${status} ${body.trim()}`.slice(0, 200);
-      this.texts.set(text, (this.texts.get(text) ?? 0) + 1);
+      const label = (text ?? kind).slice(0, 200);
+      this.texts.set(label, (this.texts.get(label) ?? 0) + 1);
     }
     return kind;
   }
@@ -479,17 +427,17 @@ async function drain(stack, maxMs = 60_000) {
   }
 }
 
-// --- load ---------------------------------------------------------------------------------------------------
-/** Keeps `connections` requests in flight for warmup + seconds; measures the last `seconds`. */
-async function closedLoop({ port, connections, seconds, warmup, cpuPids, stack }) {
+// --- load: the load-test kit's generator (apps/loadtest, runLoad) ----------------------------------------
+// One request in flight per connection, keep-alive, no Content-Type, as the Mattermost server's client; the
+// per-request timeout is the wait bound + 60 s, so a request the ingress holds is never cut short.
+const loadTimeoutMs = () => Math.max(WAIT_MS, 0) + 60_000;
+
+/** Keeps `connections` requests in flight for warmup + seconds; measures the requests sent in the last `seconds`. */
+async function closedLoop({ url, connections, seconds, warmup, cpuPids, stack }) {
   const answers = new Answers(); // every answer, warm-up included
   const window = new Answers();
-  const latencies = [];
-  const start = now();
-  const t0 = start + warmup * 1000;
-  const t1 = t0 + seconds * 1000;
   let cpuBefore;
-  const cpuTimer = setTimeout(() => (cpuBefore = cpuSnapshot(cpuPids)), warmup * 1000);
+  const cpuTimer = setTimeout(() => (cpuBefore = cpuSnapshot(cpuPids)), warmup * 1000 + 20);
   let maxWaiting = 0;
   const depthTimer =
     stack === undefined
@@ -500,77 +448,44 @@ async function closedLoop({ port, connections, seconds, warmup, cpuPids, stack }
             () => undefined,
           );
         }, 1000);
-  const pool = [];
-  const user = () =>
-    new Promise((resolveUser) => {
-      let connection = new Connection(port);
-      pool.push(connection);
-      const next = () => {
-        if (now() >= t1) return resolveUser();
-        if (answers.transport > 1000) return resolveUser(); // the server is gone: stop, it is reported
-        if (connection.dead) {
-          connection = new Connection(port);
-          pool.push(connection);
-        }
-        const { data } = nextRequest(port);
-        const sentAt = now();
-        connection.request(data, (error, status, body) => {
-          const doneAt = now();
-          const latency = doneAt - sentAt;
-          const kind = answers.add(error, status, body, latency);
-          if (doneAt >= t0 && doneAt <= t1) {
-            window.add(error, status, body, latency);
-            latencies.push(latency);
-          }
-          if (kind === 'transport') setTimeout(next, 10);
-          else next();
-        });
-      };
-      next();
-    });
-  await Promise.all(Array.from({ length: connections }, user));
+  const run = await runLoad({
+    target: parseTarget(url),
+    model: { kind: 'closed', connections, durationMs: (warmup + seconds) * 1000 },
+    warmupMs: warmup * 1000,
+    timeoutMs: loadTimeoutMs(),
+    next: nextRequest,
+    onAnswer: (e) => {
+      answers.add(e.outcome, e.text, e.doneAt - e.sentAt);
+      if (e.measured) window.add(e.outcome, e.text, e.doneAt - e.sentAt);
+    },
+  });
   clearTimeout(cpuTimer);
   if (depthTimer !== undefined) clearInterval(depthTimer);
   const cpuAfter = cpuSnapshot(cpuPids);
-  const measured = Math.min(now(), t1) - t0;
+  const measured = Math.max(run.measuredMs, 1);
   return {
-    pool,
     answers,
     window,
     rate: ((window.oks + window.errors) / measured) * 1000,
     okRate: (window.oks / measured) * 1000,
-    latency: percentiles(latencies),
+    latency: summarize(run.recorder.corrected),
     cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter, window.oks),
     maxWaiting,
   };
 }
 
 /** Offers `rate` requests/s for warmup + seconds, each at its scheduled time; measures the last `seconds`. */
-async function openLoop({ port, rate, seconds, warmup, idle, maxConnections, cpuPids, stack }) {
+async function openLoop({ url, rate, seconds, warmup, maxConnections, cpuPids, stack }) {
   const answers = new Answers();
   const window = new Answers();
-  const records = new Map(); // serial → {scheduled, written, done} for requests of the measured window
-  const latencies = [];
-  const lags = [];
-  const start = now() + 10;
-  const t0 = start + warmup * 1000;
-  const total = Math.round(rate * (warmup + seconds));
-  const interval = 1000 / rate;
-  let connections = idle.filter((c) => !c.dead);
-  let opened = connections.length;
-  const waiting = []; // requests due while every connection is busy (capped by maxConnections)
-  let inFlight = 0;
-  let maxInFlight = 0;
+  const records = new Map(); // serial → {written, done} (epoch ms) for requests of the measured window
+  const captures = new Map(); // serial → {providerAt, providerLatency}, from the simulators' captures
+  const epoch = (t) => performance.timeOrigin + t;
   let cpuBefore;
+  const cpuTimer = setTimeout(() => (cpuBefore = cpuSnapshot(cpuPids)), warmup * 1000 + 20);
   let maxWaiting = 0;
-  let finished;
-  const allDone = new Promise((r) => (finished = r));
-  let sent = 0;
-  let answered = 0;
-  let gaveUp = false;
-  const busy = new Set();
 
-  // Sample of the simulators' captures: newest 300 of each every 500 ms, joined by device token.
+  // Sample of the simulators' captures: newest 300 of each every 500 ms, joined by device token afterwards.
   const seen = { apns: 0, fcm: 0 };
   const poll = async () => {
     const base = stack.ready.simulators.controlUrl;
@@ -578,25 +493,23 @@ async function openLoop({ port, rate, seconds, warmup, idle, maxConnections, cpu
       fetch(`${base}/apns/requests?limit=300`).then((r) => r.json()),
       fetch(`${base}/fcm/requests?limit=300`).then((r) => r.json()),
     ]);
-    const join_ = (list, seqOf, tokenOf, atOf, kind) => {
+    const collect = (list, seqOf, tokenOf, atOf, kind) => {
       for (const item of list) {
         if (seqOf(item) <= seen[kind]) continue;
-        const record = records.get(serialOf(tokenOf(item)));
-        if (record !== undefined && record.providerAt === undefined) {
-          record.providerAt = atOf(item);
-          record.providerLatency = item.latencyMs;
-        }
+        const serial = serialOf(tokenOf(item));
+        if (serial !== undefined && !captures.has(serial))
+          captures.set(serial, { providerAt: atOf(item), providerLatency: item.latencyMs });
       }
       if (list.length > 0) seen[kind] = Math.max(seen[kind], seqOf(list[list.length - 1]));
     };
-    join_(
+    collect(
       apns,
       (i) => i.seq,
       (i) => i.token,
       (i) => i.atMs,
       'apns',
     );
-    join_(
+    collect(
       fcm,
       (i) => i.sequence,
       (i) => i.registrationToken,
@@ -613,109 +526,54 @@ async function openLoop({ port, rate, seconds, warmup, idle, maxConnections, cpu
     );
   }, 500);
 
-  const fire = (scheduled, connection) => {
-    const { serial: id, data } = nextRequest(port);
-    const written = now();
-    const record = scheduled >= t0 ? { scheduled, written } : undefined;
-    if (record !== undefined) {
-      records.set(id, record);
-      lags.push(written - scheduled);
-    }
-    inFlight += 1;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    busy.add(connection);
-    connection.request(data, (error, status, body) => {
-      busy.delete(connection);
-      if (gaveUp) return; // closed by the give-up below: neither an answer nor an error
-      const done = now();
-      inFlight -= 1;
-      answered += 1;
-      const latency = done - scheduled;
+  const run = await runLoad({
+    target: parseTarget(url),
+    model: {
+      kind: 'open',
+      schedule: ArrivalSchedule.constant(rate, (warmup + seconds) * 1000),
+      maxConnections,
+    },
+    warmupMs: warmup * 1000,
+    timeoutMs: loadTimeoutMs(),
+    next: nextRequest,
+    onAnswer: (e) => {
       // Past the wait bound or not: judged from when the ingress got the request, not from the schedule.
-      answers.add(error, status, body, done - written);
-      if (record !== undefined) {
-        record.done = done;
-        window.add(error, status, body, done - written);
-        latencies.push(latency);
-      }
-      release(connection);
-      if (answered === total) finished();
-    });
-  };
-  const take = () => {
-    while (connections.length > 0) {
-      const connection = connections.pop();
-      if (!connection.dead) return connection;
-    }
-    if (opened < maxConnections) {
-      opened += 1;
-      return new Connection(port);
-    }
-    return undefined;
-  };
-  const release = (connection) => {
-    if (gaveUp) return connection.close();
-    if (connection.dead) {
-      opened -= 1;
-      connection = take();
-      if (connection === undefined) return;
-    }
-    const due = waiting.shift();
-    if (due !== undefined) fire(due, connection);
-    else connections.push(connection);
-  };
-  const tick = () => {
-    const t = now();
-    if (cpuBefore === undefined && t >= t0) cpuBefore = cpuSnapshot(cpuPids);
-    while (sent < total && start + sent * interval <= t) {
-      const scheduled = start + sent * interval;
-      sent += 1;
-      const connection = waiting.length === 0 ? take() : undefined;
-      if (connection === undefined) waiting.push(scheduled);
-      else fire(scheduled, connection);
-    }
-    if (sent < total && !gaveUp) setTimeout(tick, 1);
-  };
-  setTimeout(tick, 10);
-  // Wait for every answer (a request held past the wait bound is answered OK then); give up 60 s after the end.
-  const end = start + (warmup + seconds) * 1000;
-  await Promise.race([allDone, sleep(end - now() + Math.max(WAIT_MS, 0) + 60_000)]);
-  // Past that, stop: requests not yet sent are dropped, connections still waiting are closed (the ingress may
-  // still deliver those pushes: reconcile allows for them).
-  const giveUp = { notSent: waiting.length + (total - sent), inFlight };
-  if (answered < total) {
-    gaveUp = true;
-    waiting.length = 0;
-    for (const connection of busy) connection.close();
-  }
+      answers.add(e.outcome, e.text, e.doneAt - e.sentAt);
+      if (!e.measured) return;
+      window.add(e.outcome, e.text, e.doneAt - e.sentAt);
+      records.set(e.push.serial, { written: epoch(e.sentAt), done: epoch(e.doneAt) });
+    },
+  });
+  clearTimeout(cpuTimer);
   const cpuAfter = cpuSnapshot(cpuPids);
   clearInterval(pollTimer);
   await polling;
   await poll().catch(() => undefined);
   const toProvider = [];
   const fromProvider = [];
-  for (const record of records.values()) {
-    if (record.providerAt === undefined) continue;
-    toProvider.push(record.providerAt - record.written);
-    if (record.done !== undefined)
-      fromProvider.push(record.done - record.providerAt - record.providerLatency);
-  }
+  const t0 = epoch(run.startedAt) + warmup * 1000;
   let lastDone = t0;
-  for (const record of records.values()) lastDone = Math.max(lastDone, record.done ?? 0);
+  for (const [serial, record] of records) {
+    lastDone = Math.max(lastDone, record.done);
+    const capture = captures.get(serial);
+    if (capture === undefined) continue;
+    toProvider.push(capture.providerAt - record.written);
+    fromProvider.push(record.done - capture.providerAt - capture.providerLatency);
+  }
+  const unanswered = run.abandoned + run.notSent;
   return {
-    pool: connections,
     answers,
     window,
-    giveUp: gaveUp ? giveUp : undefined,
+    giveUp: unanswered > 0 ? { inFlight: run.abandoned, notSent: run.notSent } : undefined,
     sent: records.size,
-    achieved: (window.oks + window.errors) / ((lastDone - t0) / 1000),
-    latency: percentiles(latencies),
-    lag: percentiles(lags),
+    achieved: (window.oks + window.errors) / (Math.max(lastDone - t0, 1) / 1000),
+    latency: summarize(run.recorder.corrected),
+    lag: run.sendLag,
     toProvider: percentiles(toProvider),
     fromProvider: percentiles(fromProvider),
     cpu: cpuBefore === undefined ? '' : cpuReport(cpuBefore, cpuAfter, window.oks),
-    maxInFlight,
-    opened,
+    maxInFlight: run.maxInFlight,
+    opened: run.connectionsOpened,
     maxWaiting,
   };
 }
@@ -752,13 +610,12 @@ async function runBare() {
   try {
     const port = await new Promise((r) => bare.once('message', (m) => r(m.port)));
     const result = await closedLoop({
-      port,
+      url: `http://127.0.0.1:${port}`,
       connections: CONNECTIONS,
       seconds: DURATION,
       warmup: WARMUP,
       cpuPids: { 'bare server': bare.pid, loadgen: process.pid },
     });
-    for (const c of result.pool) c.close();
     console.log(
       `baseline bare node:http JSON server, closed loop ${CONNECTIONS} connections, ${DURATION} s: ` +
         `${int(result.rate)} req/s; latency ${pct(result.latency)}; answers ${result.window}; ${result.cpu}`,
@@ -774,16 +631,14 @@ async function runAcceptBaseline() {
   try {
     // The workers sleep through the run: the accept path alone, nothing delivered while it is measured.
     for (const region of REGIONS) process.kill(stack.ready.pids[`worker-${region}`], 'SIGSTOP');
-    const port = Number(new URL(stack.ready.ingress).port);
     const result = await closedLoop({
-      port,
+      url: stack.ready.ingress,
       connections: CONNECTIONS,
       seconds: DURATION,
       warmup: WARMUP,
       cpuPids: stackPids(stack),
       stack,
     });
-    for (const c of result.pool) c.close();
     const depth = await queueDepth(stack);
     console.log(
       `baseline accept path (HPNS_WAIT_MS=0, workers stopped), closed loop ${CONNECTIONS} connections, ` +
@@ -830,12 +685,12 @@ async function startE2eStack() {
 async function runEndToEnd() {
   const stack = await startE2eStack();
   try {
-    const port = Number(new URL(stack.ready.ingress).port);
+    const url = stack.ready.ingress;
     const cpuPids = stackPids(stack);
     const first = await drain(stack, 5000);
     const redis0 = await redisStats(stack);
     const closed = await closedLoop({
-      port,
+      url,
       connections: CONNECTIONS,
       seconds: DURATION,
       warmup: WARMUP,
@@ -853,22 +708,20 @@ async function runEndToEnd() {
     console.log(redisReport('the closed loop', redis0, redis1));
 
     const open = await openLoop({
-      port,
+      url,
       rate: RATE,
       seconds: OPEN_DURATION,
       warmup: WARMUP,
-      idle: closed.pool.filter((c) => !c.dead).slice(0, OPEN_CONNECTIONS),
       maxConnections: Math.max(OPEN_CONNECTIONS, 1),
       cpuPids,
       stack,
     });
-    for (const c of closed.pool.slice(OPEN_CONNECTIONS)) c.close();
     console.log(
       `e2e open loop ${int(RATE)}/s offered, ${OPEN_DURATION} s (after ${WARMUP} s warm-up): ` +
         `${int(open.achieved)} answers/s; latency from scheduled send ${pct(open.latency)}; ` +
         `answers ${open.window}` +
         (open.giveUp
-          ? `; GAVE UP ${int(WAIT_MS / 1000 + 60)} s after the schedule ended: ${int(open.giveUp.inFlight)} ` +
+          ? `; GAVE UP after ${int(loadTimeoutMs() / 1000)} s: ${int(open.giveUp.inFlight)} ` +
             `unanswered, ${int(open.giveUp.notSent)} never sent`
           : '') +
         '; ' +
@@ -880,7 +733,6 @@ async function runEndToEnd() {
         `${int(open.sent)} sent): ${pct(open.toProvider)}; provider answer → client ` +
         `(simulated provider latency excluded): ${pct(open.fromProvider)}`,
     );
-    for (const c of open.pool) c.close();
     const afterOpen = await drain(stack);
     const openMatches = reconcile(
       'open loop',

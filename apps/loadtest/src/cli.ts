@@ -4,7 +4,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asResult, compareResults, formatComparison } from './compare';
-import { type Endpoint } from './connection';
 import { findMax } from './find-max';
 import { checkProfile, DEFAULT_PROFILE, Fleet, parseWeights, type FleetProfile } from './fleet';
 import { renderComparison, renderReport } from './html';
@@ -14,6 +13,7 @@ import { runLoad, type LoadModel, type Target } from './runner';
 import { ArrivalSchedule, parseDuration, parseStages } from './schedule';
 import { MetricsScraper } from './scrape';
 import { startLocalStack } from './stack';
+import { parseTarget, UsageError } from './target';
 
 const HELP = `hpns-loadtest: load tests for HPNS or any Mattermost push-proxy ingress
 
@@ -51,35 +51,12 @@ Checks and outputs
   --label TEXT           the run's name in reports
 Exit codes: 0 done (and the SLO held), 1 the SLO failed or the reconciliation did not match, 2 bad options.`;
 
-class UsageError extends Error {}
-
 function number(name: string, text: string | undefined, fallback: number, min = 0): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!Number.isFinite(value) || value < min)
     throw new UsageError(`--${name}: "${text}" must be a number ≥ ${min}`);
   return value;
-}
-
-export function parseTarget(url: string, ca: string | undefined, insecure: boolean): Target {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`--target: "${url}" is not a URL (e.g. http://127.0.0.1:8086)`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new UsageError(`--target: only http and https, got ${parsed.protocol}`);
-  const tls = parsed.protocol === 'https:';
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const endpoint: Endpoint = {
-    host,
-    port: Number(parsed.port || (tls ? 443 : 80)),
-    tls,
-    ...(ca !== undefined ? { ca: readFileSync(ca) } : {}),
-    ...(insecure ? { insecure: true } : {}),
-  };
-  return { endpoint, host: parsed.host, basePath: parsed.pathname.replace(/\/+$/, '') };
 }
 
 export function profileFrom(values: Record<string, string | boolean | undefined>): FleetProfile {
@@ -185,7 +162,10 @@ async function run(argv: string[]): Promise<number> {
     if (values.target === undefined)
       throw new UsageError('--target URL (or --stack) is required (e.g. --target http://127.0.0.1:8086)');
     if (values['no-build'] === true) throw new UsageError('--no-build goes with --stack');
-    parseTarget(values.target, values.ca, values.insecure === true);
+    parseTarget(values.target, {
+      ...(values.ca !== undefined ? { ca: values.ca } : {}),
+      insecure: values.insecure === true,
+    });
   }
   // Every option is checked before a stack is started for it.
   profileFrom(values);
@@ -227,7 +207,10 @@ type Values = ReturnType<typeof parseOptions>;
 
 /** One run (or a --find-max search) against `values.target`. */
 async function runOn(values: Values): Promise<number> {
-  const target = parseTarget(values.target!, values.ca, values.insecure === true);
+  const target = parseTarget(values.target!, {
+    ...(values.ca !== undefined ? { ca: values.ca } : {}),
+    insecure: values.insecure === true,
+  });
   const profile = profileFrom(values);
   const timeoutMs = values.timeout === undefined ? 30_000 : parseDuration(values.timeout, '--timeout');
   const warmupMs = values.warmup === undefined ? 0 : parseDuration(values.warmup, '--warmup');
