@@ -237,6 +237,8 @@ async function main() {
     ...process.env,
     HPNS_CONFIG_FILE: configFile,
     HPNS_REGIONS: REGIONS.join(','),
+    // A Mattermost server pointed at http://localhost:8086 (no region prefix) pushes to us.
+    HPNS_DEFAULT_REGION: process.env.HPNS_DEFAULT_REGION ?? 'us',
     ...Object.fromEntries(REGIONS.map((r) => [`HPNS_REDIS_URL_${r.toUpperCase()}`, redisUrls[r]])),
     // A development key shared by every process of this stack (never a production key).
     HPNS_PAYLOAD_KEYS: `dev:${randomBytes(32).toString('base64')}`,

@@ -111,6 +111,7 @@ export async function main(): Promise<void> {
       served: config.regions,
       hosts: config.ingress.regionHosts,
       knownRegions: config.ingress.knownRegions,
+      ...(config.ingress.defaultRegion !== undefined ? { defaultRegion: config.ingress.defaultRegion } : {}),
     },
     targets: (type) => targets.get(type),
     tenants,
@@ -146,6 +147,7 @@ export async function main(): Promise<void> {
     registry,
     logger,
     ...parseListenAddress(config.adminListenAddress),
+    ...(config.admin.token !== undefined ? { token: config.admin.token } : {}),
     readinessChecks: [...regions].map(([region, bound]) => ({
       name: `redis-${region}`,
       check: () => bound.ping(),

@@ -74,6 +74,7 @@ export async function main(): Promise<void> {
     registry,
     logger,
     ...parseListenAddress(config.adminListenAddress),
+    ...(config.admin.token !== undefined ? { token: config.admin.token } : {}),
     readinessChecks: [{ name: `redis-${region}`, check: () => worker.ping() }],
   });
   logger.info(

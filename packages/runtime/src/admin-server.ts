@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { type Registry } from 'prom-client';
+import { type Secret } from './config-types';
 import { type Logger } from './logger';
 
 /** One readiness check: resolves when the dependency is usable, rejects (or times out) when it is not. */
@@ -22,6 +24,35 @@ export interface AdminServerOptions {
   port?: number;
   /** How long one readiness check may take before it counts as failed, in ms. Default 2000. */
   checkTimeoutMs?: number;
+  /**
+   * The bearer token (HPNS_ADMIN_TOKEN_FILE). With it, /metrics needs `Authorization: Bearer <token>`, and
+   * /readyz shows its checks only to a caller with the token (a probe without one gets the status alone).
+   * /healthz stays open for liveness probes. Without it every route is open (loopback binds only: config.ts).
+   */
+  token?: Secret<string>;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Whether an Authorization header carries `Bearer <token>`. The comparison takes the same time whatever the
+ * header holds (both sides hashed to 32 bytes first), so the token cannot be guessed a byte at a time.
+ */
+export function bearerMatches(header: string | undefined, token: Secret<string>): boolean {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token.reveal())) && match !== null;
+}
+
+/** The answer to an admin request without the right token. */
+export function sendUnauthorized(res: ServerResponse, head: boolean): void {
+  const text = '{"error":"unauthorized: this route needs Authorization: Bearer <admin token>"}\n';
+  res.writeHead(401, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'www-authenticate': 'Bearer realm="hpns-admin"',
+    'cache-control': 'no-store',
+  });
+  res.end(head ? undefined : text);
 }
 
 interface CheckResult {
@@ -66,7 +97,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, head: bool
 /**
  * The admin HTTP server of every HPNS process: `GET /metrics` (Prometheus text format from the process's own
  * registry), `GET /healthz` (liveness: the event loop answers) and `GET /readyz` (readiness: not shutting down
- * and every readiness check passes; 503 otherwise, with each check's result). Created by `createAdminServer`.
+ * and every readiness check passes; 503 otherwise, with each check's result). With a token, /metrics needs it
+ * and /readyz shows its checks only with it. Created by `createAdminServer`.
  */
 export class AdminServer {
   readonly #server: Server;
@@ -121,18 +153,21 @@ export class AdminServer {
       sendJson(res, 200, { status: 'ok' }, head);
       return;
     }
+    const { token } = this.#options;
+    const authorized = token === undefined || bearerMatches(req.headers.authorization, token);
     if (path === '/readyz') {
       const timeoutMs = this.#options.checkTimeoutMs ?? 2000;
       const checks = await Promise.all(
         (this.#options.readinessChecks ?? []).map((check) => withTimeout(check, timeoutMs)),
       );
       const ready = this.#ready && checks.every((check) => check.ok);
-      sendJson(
-        res,
-        ready ? 200 : 503,
-        { status: ready ? 'ready' : this.#ready ? 'not ready' : 'shutting down', checks },
-        head,
-      );
+      const status = ready ? 'ready' : this.#ready ? 'not ready' : 'shutting down';
+      // The checks name dependencies and their errors (addresses among them): for callers with the token.
+      sendJson(res, ready ? 200 : 503, authorized ? { status, checks } : { status }, head);
+      return;
+    }
+    if (!authorized) {
+      sendUnauthorized(res, head);
       return;
     }
     const text = await this.#options.registry.metrics();

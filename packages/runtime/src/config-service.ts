@@ -49,6 +49,31 @@ export interface IngressConfig {
   readonly clientAddressHeader: string | undefined;
   /** Which entry of that header counts, from the right (`HPNS_CLIENT_ADDRESS_HOPS`, default 1). */
   readonly clientAddressHops: number;
+  /**
+   * The region of a request with no region prefix and no host mapping (`HPNS_DEFAULT_REGION`, one of
+   * HPNS_REGIONS); undefined: such a request gets FAIL unless the deployment serves a single region.
+   */
+  readonly defaultRegion: Region | undefined;
+}
+
+/** Who may use the admin routes (/metrics, /readyz, the API listener's /metrics with EnableMetrics). */
+export interface AdminAccessConfig {
+  /**
+   * The bearer token every admin route but /healthz requires (`HPNS_ADMIN_TOKEN`, better `HPNS_ADMIN_TOKEN_FILE`);
+   * undefined: no token, allowed only on a loopback admin address or with HPNS_ADMIN_ALLOW_UNAUTHENTICATED.
+   */
+  readonly token: Secret<string> | undefined;
+  /** `HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true`: a non-loopback admin address without a token is accepted. */
+  readonly allowUnauthenticated: boolean;
+}
+
+export interface DeadLetterConfig {
+  /**
+   * Hold the sealed content of a push that failed for good until its TTL ends, so that `hpns dlq redrive` can
+   * send it again (`HPNS_DEAD_LETTER_HOLD_CONTENT`, default false: nothing of the content outlives the push's
+   * last attempt). The content stays encrypted with the payload keys, as in the queue.
+   */
+  readonly holdContent: boolean;
 }
 
 export interface WorkerConfig {
@@ -88,6 +113,8 @@ export interface ServiceConfig {
   readonly tokenHashKey: Secret<Buffer> | undefined;
   readonly ingress: IngressConfig;
   readonly worker: WorkerConfig;
+  readonly admin: AdminAccessConfig;
+  readonly deadLetters: DeadLetterConfig;
   /** Time to live of a push, in ms (`HPNS_PUSH_TTL_SEC`, default 3600 s). */
   readonly pushTtlMs: number;
   /**
@@ -128,6 +155,10 @@ export const SERVICE_ENV_VARS = [
   'HPNS_OAUTH_TOKEN_URL',
   'HPNS_PROVIDER_CA_FILE',
   'HPNS_TOKEN_HASH_KEY',
+  'HPNS_DEFAULT_REGION',
+  'HPNS_ADMIN_TOKEN',
+  'HPNS_ADMIN_ALLOW_UNAUTHENTICATED',
+  'HPNS_DEAD_LETTER_HOLD_CONTENT',
 ] as const;
 
 const MODES: readonly ListenerModeSetting[] = ['open', 'tpns', 'hpns'];
@@ -256,7 +287,22 @@ export function readServiceSettings(
   if (addressHeader === undefined && setting('HPNS_CLIENT_ADDRESS_HOPS') !== undefined) {
     issues.warnings.push('HPNS_CLIENT_ADDRESS_HOPS is ignored: HPNS_CLIENT_ADDRESS_HEADER is not set');
   }
-  const devText = setting('HPNS_DEV_MODE');
+  const defaultRegionText = setting('HPNS_DEFAULT_REGION');
+  if (defaultRegionText !== undefined && !regions.includes(defaultRegionText as Region)) {
+    issues.problems.push(
+      `HPNS_DEFAULT_REGION: ${JSON.stringify(defaultRegionText)} is not one of HPNS_REGIONS (${regions.join(', ')})`,
+    );
+  }
+  const bool = (name: string) => {
+    const text = setting(name);
+    return text === undefined ? false : (parseBoolSetting(issues, name, text) ?? false);
+  };
+  const tokenText = setting('HPNS_ADMIN_TOKEN')?.trim();
+  if (tokenText !== undefined && tokenText.length < 16) {
+    issues.problems.push('HPNS_ADMIN_TOKEN must be at least 16 characters'); // the value is not echoed
+  } else if (tokenText !== undefined && !/^[\x21-\x7e]+$/.test(tokenText)) {
+    issues.problems.push('HPNS_ADMIN_TOKEN must be printable ASCII without spaces');
+  }
   const httpsUrl = (name: string) => {
     const text = setting(name);
     if (text === undefined) return undefined;
@@ -301,7 +347,18 @@ export function readServiceSettings(
       tpnsLimitRegion: regions.includes(limitRegionText as Region) ? (limitRegionText as Region) : regions[0],
       clientAddressHeader: addressHeader?.toLowerCase(),
       clientAddressHops: int(env, files, issues, 'HPNS_CLIENT_ADDRESS_HOPS', 1, 1, 16),
+      defaultRegion: regions.includes(defaultRegionText as Region)
+        ? (defaultRegionText as Region)
+        : undefined,
     },
+    admin: {
+      token:
+        tokenText !== undefined && tokenText.length >= 16 && /^[\x21-\x7e]+$/.test(tokenText)
+          ? new Secret(tokenText)
+          : undefined,
+      allowUnauthenticated: bool('HPNS_ADMIN_ALLOW_UNAUTHENTICATED'),
+    },
+    deadLetters: { holdContent: bool('HPNS_DEAD_LETTER_HOLD_CONTENT') },
     worker: {
       region:
         workerRegionText !== undefined && regions.includes(workerRegionText as Region)
@@ -314,6 +371,6 @@ export function readServiceSettings(
     },
     pushTtlMs: int(env, files, issues, 'HPNS_PUSH_TTL_SEC', 3600, 1, 28 * 86_400) * 1000,
     sealedJobFormat: int(env, files, issues, 'HPNS_SEALED_JOB_FORMAT', 4, 2, 4) as 2 | 3 | 4,
-    devMode: devText === undefined ? false : (parseBoolSetting(issues, 'HPNS_DEV_MODE', devText) ?? false),
+    devMode: bool('HPNS_DEV_MODE'),
   };
 }

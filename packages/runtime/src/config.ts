@@ -211,6 +211,15 @@ function payloadKeys(
   };
 }
 
+/** `127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`; `:9464` and `0.0.0.0:9464` bind every interface. */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address
+    .slice(0, address.lastIndexOf(':'))
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** @throws HpnsError HPNS_CONFIG_INVALID listing every problem, when there is any. */
 function throwIfProblems(issues: ConfigIssues): void {
   if (issues.problems.length === 0) return;
@@ -370,6 +379,26 @@ export function loadConfig(
     // Queued content is always encrypted; only development mode may run on a key generated at start-up.
     issues.problems.push(
       'HPNS_PAYLOAD_KEYS is required (or HPNS_DEV_MODE=true for a generated development key)',
+    );
+  }
+
+  // The admin routes tell a lot about the service (queue depths, targets, errors): off loopback, only with a
+  // token, or when the operator says so explicitly (a private network with its own controls).
+  if (
+    service.admin.token === undefined &&
+    !service.admin.allowUnauthenticated &&
+    listenAddressProblem('HPNS_ADMIN_LISTEN_ADDRESS', adminListenAddress) === undefined &&
+    !isLoopbackAddress(adminListenAddress)
+  ) {
+    issues.problems.push(
+      `HPNS_ADMIN_LISTEN_ADDRESS ${adminListenAddress} is not a loopback address and no HPNS_ADMIN_TOKEN_FILE is set: ` +
+        'set a token (every admin route but /healthz then needs it), bind 127.0.0.1, or set HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',
+    );
+  }
+  if (enableMetrics && service.admin.token === undefined && !service.admin.allowUnauthenticated) {
+    issues.problems.push(
+      'EnableMetrics (HPNS_ENABLE_METRICS) serves /metrics on the API listener, which callers reach: set HPNS_ADMIN_TOKEN_FILE ' +
+        '(the route then needs it) or HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',
     );
   }
 

@@ -1,6 +1,14 @@
-export { AdminServer, createAdminServer, type AdminServerOptions, type ReadinessCheck } from './admin-server';
+export {
+  AdminServer,
+  bearerMatches,
+  createAdminServer,
+  sendUnauthorized,
+  type AdminServerOptions,
+  type ReadinessCheck,
+} from './admin-server';
 export {
   CONFIG_ENV_VARS,
+  isLoopbackAddress,
   loadConfig,
   loadRedisConfig,
   redactRedisUrl,
@@ -42,6 +50,8 @@ export {
   type StepReport,
 } from './shutdown';
 export {
+  type AdminAccessConfig,
+  type DeadLetterConfig,
   type IngressConfig,
   type ListenerConfig,
   type ListenerModeSetting,

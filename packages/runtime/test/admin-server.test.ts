@@ -1,7 +1,9 @@
 import { Agent, request } from 'node:http';
 import { Counter } from 'prom-client';
 import {
+  bearerMatches,
   createAdminServer,
+  Secret,
   createLogger,
   createMetricsRegistry,
   type AdminServer,
@@ -13,9 +15,10 @@ const logger = createLogger({ destination: { write: () => undefined } });
 function get(
   url: string,
   method = 'GET',
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false }, (res) => {
+    const req = request(url, { method, agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -134,5 +137,68 @@ describe('AdminServer', () => {
     await expect(createAdminServer({ registry, logger, port: admin.address.port })).rejects.toThrow(
       /EADDRINUSE/,
     );
+  });
+});
+
+describe('AdminServer with a token (HPNS_ADMIN_TOKEN_FILE)', () => {
+  const token = new Secret('s3cret-admin-token-0123456789');
+  let admin: AdminServer;
+  let redisOk = false;
+
+  beforeAll(async () => {
+    const registry = createMetricsRegistry({ collectDefaults: false });
+    new Counter({ name: 'hpns_admin_token_test_total', help: 'a test counter', registers: [registry] }).inc();
+    admin = await createAdminServer({
+      registry,
+      logger,
+      token,
+      port: 0,
+      readinessChecks: [
+        {
+          name: 'redis-us',
+          check: async () =>
+            redisOk ? undefined : Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:6379')),
+        },
+      ],
+    });
+  });
+  afterAll(() => admin.close());
+
+  it('refuses /metrics without the token, or with a wrong one, and serves it with the token', async () => {
+    const none = await get(`${admin.url}/metrics`);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="hpns-admin"');
+    expect(none.body).not.toContain('hpns_admin_token_test_total');
+    for (const wrong of ['Bearer nope', 'Basic czNjcmV0', `Bearer ${token.reveal()}x`, token.reveal()]) {
+      expect((await get(`${admin.url}/metrics`, 'GET', { authorization: wrong })).status).toBe(401);
+    }
+    const ok = await get(`${admin.url}/metrics`, 'GET', { authorization: `Bearer ${token.reveal()}` });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain('hpns_admin_token_test_total 1\n');
+    expect((await get(`${admin.url}/metrics`, 'HEAD')).status).toBe(401);
+  });
+
+  it('keeps /healthz open for liveness probes', async () => {
+    expect((await get(`${admin.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers /readyz to a probe without the token with the status alone, and with the checks to the token', async () => {
+    redisOk = false;
+    const probe = await get(`${admin.url}/readyz`);
+    expect(probe.status).toBe(503);
+    expect(JSON.parse(probe.body)).toEqual({ status: 'not ready' });
+    expect(probe.body).not.toContain('10.1.2.3');
+    const full = await get(`${admin.url}/readyz`, 'GET', { authorization: `Bearer ${token.reveal()}` });
+    expect(JSON.parse(full.body).checks[0]).toMatchObject({ name: 'redis-us', ok: false });
+    redisOk = true;
+    expect(JSON.parse((await get(`${admin.url}/readyz`)).body)).toEqual({ status: 'ready' });
+  });
+
+  it('bearerMatches takes only "Bearer <token>"', () => {
+    expect(bearerMatches(`Bearer ${token.reveal()}`, token)).toBe(true);
+    expect(bearerMatches(`bearer  ${token.reveal()} `, token)).toBe(true);
+    expect(bearerMatches(undefined, token)).toBe(false);
+    expect(bearerMatches('Bearer', token)).toBe(false);
+    expect(bearerMatches(`Bearer ${token.reveal()} extra`, token)).toBe(false);
   });
 });

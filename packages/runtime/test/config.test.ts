@@ -196,6 +196,7 @@ describe('loadConfig', () => {
       HPNS_LISTEN_ADDRESS: '0.0.0.0:8443',
       HPNS_SEND_TIMEOUT_SEC: '20',
       HPNS_ENABLE_METRICS: 'true',
+      HPNS_ADMIN_TOKEN: 'a-long-enough-admin-token',
       HPNS_LOG_LEVEL: 'DEBUG',
       HPNS_REGIONS: 'us,de',
       HPNS_REDIS_URL_US: 'redis://127.0.0.1:7001',
@@ -632,5 +633,66 @@ describe('parseListenAddress', () => {
     expect(parseListenAddress(':8086')).toEqual({ host: '0.0.0.0', port: 8086 });
     expect(parseListenAddress('127.0.0.1:9464')).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(parseListenAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
+  });
+
+  it('reads HPNS_DEFAULT_REGION, one of HPNS_REGIONS', () => {
+    const env = {
+      HPNS_REGIONS: 'us,de',
+      HPNS_REDIS_URL_US: 'redis://a:6379',
+      HPNS_REDIS_URL_DE: 'redis://b:6379',
+    };
+    expect(load(SAMPLE, env).config.ingress.defaultRegion).toBeUndefined();
+    expect(load(SAMPLE, { ...env, HPNS_DEFAULT_REGION: 'de' }).config.ingress.defaultRegion).toBe('de');
+    expect(problemsOf(loadError(SAMPLE, { ...env, HPNS_DEFAULT_REGION: 'eu' }))).toEqual([
+      'HPNS_DEFAULT_REGION: "eu" is not one of HPNS_REGIONS (us, de)',
+    ]);
+  });
+
+  it('refuses a non-loopback admin address without a token, unless explicitly allowed', () => {
+    for (const address of ['0.0.0.0:9464', ':9464', '10.0.0.7:9464', '[::]:9464']) {
+      expect(problemsOf(loadError(SAMPLE, { HPNS_ADMIN_LISTEN_ADDRESS: address }))).toEqual([
+        expect.stringContaining(`HPNS_ADMIN_LISTEN_ADDRESS ${address} is not a loopback address`),
+      ]);
+    }
+    for (const address of ['127.0.0.1:9464', 'localhost:9464', '[::1]:9464', '127.0.0.2:1'])
+      expect(load(SAMPLE, { HPNS_ADMIN_LISTEN_ADDRESS: address }).config.admin.token).toBeUndefined();
+    const allowed = load(SAMPLE, {
+      HPNS_ADMIN_LISTEN_ADDRESS: '0.0.0.0:9464',
+      HPNS_ADMIN_ALLOW_UNAUTHENTICATED: 'true',
+    });
+    expect(allowed.config.admin).toEqual({ token: undefined, allowUnauthenticated: true });
+  });
+
+  it('reads the admin token from HPNS_ADMIN_TOKEN_FILE, never prints it, and refuses a short one', () => {
+    const { config } = load(
+      SAMPLE,
+      { HPNS_ADMIN_LISTEN_ADDRESS: '0.0.0.0:9464', HPNS_ADMIN_TOKEN_FILE: '/run/secrets/admin-token' },
+      { '/run/secrets/admin-token': 'tok-0123456789abcdef-xyz\n' },
+    );
+    expect(config.admin.token?.reveal()).toBe('tok-0123456789abcdef-xyz');
+    expect(JSON.stringify(config)).not.toContain('tok-0123456789abcdef-xyz');
+    const short = loadError(SAMPLE, { HPNS_ADMIN_TOKEN: 'short' });
+    expect(problemsOf(short)).toEqual(['HPNS_ADMIN_TOKEN must be at least 16 characters']);
+    expect(problemsOf(loadError(SAMPLE, { HPNS_ADMIN_TOKEN: 'has spaces in the admin token' }))).toEqual([
+      'HPNS_ADMIN_TOKEN must be printable ASCII without spaces',
+    ]);
+  });
+
+  it('refuses EnableMetrics without an admin token (the API listener is open to callers)', () => {
+    expect(problemsOf(loadError({ ...SAMPLE, EnableMetrics: true }))).toEqual([
+      expect.stringContaining('EnableMetrics (HPNS_ENABLE_METRICS) serves /metrics on the API listener'),
+    ]);
+    expect(
+      load({ ...SAMPLE, EnableMetrics: true }, { HPNS_ADMIN_TOKEN: '0123456789abcdef0123' }).config
+        .enableMetrics,
+    ).toBe(true);
+  });
+
+  it('holds dead-lettered content only when HPNS_DEAD_LETTER_HOLD_CONTENT says so', () => {
+    expect(load(SAMPLE).config.deadLetters.holdContent).toBe(false);
+    expect(load(SAMPLE, { HPNS_DEAD_LETTER_HOLD_CONTENT: 'true' }).config.deadLetters.holdContent).toBe(true);
+    expect(problemsOf(loadError(SAMPLE, { HPNS_DEAD_LETTER_HOLD_CONTENT: 'maybe' }))).toEqual([
+      'HPNS_DEAD_LETTER_HOLD_CONTENT must be true or false, got "maybe"',
+    ]);
   });
 });
