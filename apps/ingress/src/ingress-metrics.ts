@@ -3,7 +3,7 @@ import { boundedPushType } from '@hpns/protocol';
 
 const ENDPOINTS = ['send_push', 'ack'] as const;
 const ACK_PLATFORMS = new Set(['ios', 'android']);
-const RATE_SCOPES = new Set(['tenant', 'tpns-server', 'tpns-caller']);
+const RATE_SCOPES = new Set(['tenant', 'tpns-server', 'tpns-caller', 'throttle']);
 const ADDRESS_SOURCES = new Set(['socket', 'header', 'header_invalid']);
 
 /** What the ingress's in-memory caches hold (TtlCacheStats of the tenant registry). */
@@ -58,7 +58,7 @@ export class IngressMetrics {
     for (const endpoint of ENDPOINTS) this.duration.zero({ endpoint });
     this.#rateLimited = new Counter({
       name: 'hpns_ingress_rate_limited_total',
-      help: 'send_push refused by a rate limit, by the limit that refused it: tenant (paid tier), tpns-server, tpns-caller (free tier, per server id and per caller address, across regions).',
+      help: 'Requests refused by a rate limit, by the limit that refused it: tenant (paid tier), tpns-server, tpns-caller (free tier send_push, per server id and per caller address, across regions), throttle (ThrottlePerSec, per caller and process, any route of an open listener).',
       labelNames: ['scope'],
       registers: [registry],
     });

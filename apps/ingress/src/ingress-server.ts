@@ -8,12 +8,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { encodePushResponse, type PushResponse } from '@hpns/protocol';
-import { type Logger } from '@hpns/runtime';
+import { bearerMatches, sendUnauthorized, type Logger, type Registry, type Secret } from '@hpns/runtime';
 import { clientAddress, type ClientAddressOptions } from './client-address';
 import { type ListenerMode } from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
 import { type PushApi } from './push-api';
 import { matchApiRoute } from './routes';
+import { type CallerThrottle } from './throttle';
 
 export interface ListenerOptions {
   /** Host to bind. Default `0.0.0.0`. */
@@ -46,6 +47,13 @@ export interface IngressServerOptions {
   version?: { version: string; hash: string };
   /** Where the caller's address comes from (rate limits of `tpns` listeners). Default: the socket peer. */
   clientAddress?: ClientAddressOptions;
+  /** The push proxy's per-caller throttle (ThrottlePerSec), on every route of `open` listeners; none: off. */
+  throttle?: CallerThrottle;
+  /**
+   * `EnableMetrics`: `GET /metrics` on the API listeners too, as the Go proxy serves it, with the admin token
+   * when one is set (callers reach these listeners).
+   */
+  apiMetrics?: { registry: Registry; token: Secret<string> | undefined };
 }
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
@@ -141,8 +149,20 @@ export class IngressServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, mode: ListenerMode): void {
+    // The Go proxy's throttle wraps every route, /metrics and 404s included (reference §1.2).
+    if (
+      mode === 'open' &&
+      this.#options.throttle !== undefined &&
+      !this.#admit(req, res, this.#options.throttle)
+    )
+      return;
     const route = matchApiRoute(req.url ?? '/');
     if (route === undefined) {
+      const apiMetrics = this.#options.apiMetrics;
+      if (apiMetrics !== undefined && (req.url ?? '/').split('?')[0] === '/metrics') {
+        this.#serveMetrics(req, res, apiMetrics);
+        return;
+      }
       this.#misc(req, res);
       return;
     }
@@ -199,6 +219,54 @@ export class IngressServer {
           res.destroy();
         });
     });
+  }
+
+  /** Counts the request against its caller's window; answers 429 and returns false when the window is full. */
+  #admit(req: IncomingMessage, res: ServerResponse, throttle: CallerThrottle): boolean {
+    const decision = throttle.take(throttle.keyOf(req.headers, req.socket.remoteAddress));
+    res.setHeader('x-ratelimit-limit', decision.limit);
+    res.setHeader('x-ratelimit-remaining', decision.remaining);
+    res.setHeader('x-ratelimit-reset', decision.resetSec);
+    if (decision.allowed) return true;
+    this.#options.metrics.rateLimited('throttle');
+    const body = 'limit exceeded\n';
+    res.writeHead(429, {
+      'content-type': TEXT_PLAIN,
+      'content-length': body.length,
+      'retry-after': String(decision.resetSec),
+    });
+    res.end(body);
+    req.resume();
+    return false;
+  }
+
+  #serveMetrics(
+    req: IncomingMessage,
+    res: ServerResponse,
+    { registry, token }: NonNullable<IngressServerOptions['apiMetrics']>,
+  ): void {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      methodNotAllowed(res);
+      return;
+    }
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      sendUnauthorized(res, head);
+      return;
+    }
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, {
+          'content-type': registry.contentType,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(head ? undefined : text);
+      },
+      (err: unknown) => {
+        this.#options.logger.error({ event: 'api.metrics_failed', err }, 'metrics failed');
+        res.destroy();
+      },
+    );
   }
 
   /** The caller's address, only where it is counted (free-tier listeners). */

@@ -21,6 +21,7 @@ import {
 import { type ListenerMode } from './entitlement';
 import { IngressMetrics } from './ingress-metrics';
 import { createIngressServer } from './ingress-server';
+import { CallerThrottle } from './throttle';
 import { IngressRegion } from './ingress-region';
 import { PushApi } from './push-api';
 import { RedisRateLimiter } from './rate-limiter';
@@ -126,7 +127,18 @@ export async function main(): Promise<void> {
     logger: logger.child({ component: 'api' }),
     metrics,
   });
+  const { throttle } = config;
   const server = await createIngressServer({
+    ...(throttle.enabled
+      ? {
+          throttle: new CallerThrottle({
+            perSec: throttle.perSec,
+            storeSize: throttle.memoryStoreSize,
+            varyByHeaders: throttle.varyByHeaders,
+          }),
+        }
+      : {}),
+    ...(config.enableMetrics ? { apiMetrics: { registry, token: config.admin.token } } : {}),
     api,
     logger,
     metrics,

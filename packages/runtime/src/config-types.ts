@@ -29,7 +29,7 @@ export interface HpnsConfig extends ServiceConfig {
   readonly sendTimeoutMs: number;
   /** The proxy's `RetryTimeoutSec` (0 → 8, clamped to the send timeout) in milliseconds: one provider call. */
   readonly retryTimeoutMs: number;
-  /** The proxy's throttle settings (ThrottlePerSec 0 → 1; ThrottleMemoryStoreSize 0 → unbounded). */
+  /** The proxy's throttle settings (on when ThrottlePerSec > 0; ThrottleMemoryStoreSize 0 → 50,000). */
   readonly throttle: ThrottleConfig;
   /** Whether the push-proxy-compatible `/metrics` is also served on the API listener (`EnableMetrics`). */
   readonly enableMetrics: boolean;
@@ -55,9 +55,11 @@ export interface RedisRegionConfig {
 }
 
 export interface ThrottleConfig {
-  /** Requests per second per caller (proxy `ThrottlePerSec`; 0 → 1). */
+  /** Whether the ingress throttles callers of open listeners: ThrottlePerSec was set above 0. */
+  readonly enabled: boolean;
+  /** Requests per second per caller and ingress process (proxy `ThrottlePerSec`; 0 → off, read as 1). */
   readonly perSec: number;
-  /** Callers remembered (proxy `ThrottleMemoryStoreSize`; 0 → unbounded). */
+  /** Callers remembered, least recently seen forgotten first (`ThrottleMemoryStoreSize`; 0 → 50,000). */
   readonly memoryStoreSize: number;
   /** Headers that identify a caller, space separated in the file (proxy `ThrottleVaryByHeader`). */
   readonly varyByHeaders: readonly string[];

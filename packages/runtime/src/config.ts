@@ -58,6 +58,8 @@ const ENV_FAMILIES = [/^HPNS_REDIS_URL_[A-Z0-9]+$/, /^HPNS_APPLE_CERT_PASSWORD_[
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const DEFAULT_LISTEN_ADDRESS = ':8086';
 const DEFAULT_ADMIN_LISTEN_ADDRESS = '127.0.0.1:9464';
+/** Callers the throttle remembers when ThrottleMemoryStoreSize is 0 (the upstream sample's 50000). */
+const DEFAULT_THROTTLE_STORE_SIZE = 50_000;
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const MAX_TIMEOUT_SEC = 3600;
 
@@ -321,6 +323,10 @@ export function loadConfig(
     issues.warnings.push(
       'no ApplePushSettings or AndroidPushSettings: every send_push will fail as unknown platform',
     );
+  } else if (targets.length === 0 && issues.problems.length === 0) {
+    issues.warnings.push(
+      'no ApplePushSettings or AndroidPushSettings entry has credentials: every send_push will fail as unknown platform',
+    );
   }
 
   // The proxy's defaults and clamp (reference §4): 0 → 30 s and 0 → 8 s, retry timeout ≤ send timeout.
@@ -330,9 +336,10 @@ export function loadConfig(
     intSetting(env, files, issues, file, 'RetryTimeoutSec', 'HPNS_RETRY_TIMEOUT_SEC', MAX_TIMEOUT_SEC) || 8,
     sendTimeoutSec,
   );
-  const perSec =
-    intSetting(env, files, issues, file, 'ThrottlePerSec', 'HPNS_THROTTLE_PER_SEC', 1_000_000) || 1;
-  const memoryStoreSize = intSetting(
+  // The throttle is on only when ThrottlePerSec is set above 0. The Go proxy read 0 as 1 but never denied
+  // anything (reference §1.8); HPNS's throttle does deny, so a default of 1 request/s would stop everything.
+  const perSec = intSetting(env, files, issues, file, 'ThrottlePerSec', 'HPNS_THROTTLE_PER_SEC', 1_000_000);
+  const storeText = intSetting(
     env,
     files,
     issues,
@@ -341,8 +348,21 @@ export function loadConfig(
     'HPNS_THROTTLE_MEMORY_STORE_SIZE',
     100_000_000,
   );
+  // 0 was an unbounded map in the Go proxy: memory a caller who invents header values could fill.
+  const memoryStoreSize = storeText === 0 ? DEFAULT_THROTTLE_STORE_SIZE : storeText;
+  if (perSec > 0 && storeText === 0) {
+    issues.warnings.push(
+      `ThrottleMemoryStoreSize 0 (unbounded in the Go proxy) is bounded at ${DEFAULT_THROTTLE_STORE_SIZE} callers`,
+    );
+  }
   const varyBy = setting('HPNS_THROTTLE_VARY_BY_HEADER') ?? file.ThrottleVaryByHeader;
 
+  const varyByHeaders = varyBy.split(' ').filter((h) => h !== '');
+  const badHeader = varyByHeaders.find((h) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(h));
+  if (badHeader !== undefined)
+    issues.problems.push(
+      `ThrottleVaryByHeader: ${JSON.stringify(badHeader)} is not an HTTP header name (names are separated by spaces)`,
+    );
   const metricsText = setting('HPNS_ENABLE_METRICS');
   const enableMetrics =
     metricsText === undefined
@@ -413,7 +433,12 @@ export function loadConfig(
     android,
     sendTimeoutMs: sendTimeoutSec * 1000,
     retryTimeoutMs: retryTimeoutSec * 1000,
-    throttle: { perSec, memoryStoreSize, varyByHeaders: varyBy.split(' ').filter((h) => h !== '') },
+    throttle: {
+      enabled: perSec > 0,
+      perSec: perSec || 1,
+      memoryStoreSize,
+      varyByHeaders,
+    },
     enableMetrics,
     log: { level: levelText as LogLevel, format: formatText === 'json' ? 'json' : 'plain' },
     shutdownTimeoutMs,

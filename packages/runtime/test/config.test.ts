@@ -119,6 +119,7 @@ describe('loadConfig', () => {
     expect(config.sendTimeoutMs).toBe(30_000);
     expect(config.retryTimeoutMs).toBe(8_000);
     expect(config.throttle).toEqual({
+      enabled: true,
       perSec: 300,
       memoryStoreSize: 50000,
       varyByHeaders: ['X-Forwarded-For'],
@@ -374,13 +375,11 @@ describe('loadConfig', () => {
       'ApplePushSettings[0]: AppleAuthKeyID must be the 10-character key id, got "short"',
       'ApplePushSettings[0]: AppleAuthKeyFile: cannot read "/certs/missing.p8" (no such file)',
       'ApplePushSettings[1]: Type "apple_rn" is configured more than once',
-      'ApplePushSettings[1]: needs AppleAuthKeyFile with AppleAuthKeyID and AppleTeamID (token auth) or ApplePushCertPrivate (certificate auth)',
-      'AndroidPushSettings[0]: ServiceFileLocation (the Google service-account JSON) is required',
       'HPNS_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, got "loud"',
       'HPNS_SHUTDOWN_TIMEOUT_MS must be a whole number, got "soon"',
       'HPNS_PAYLOAD_KEYS: key k1 must be exactly 32 bytes in base64',
     ]);
-    expect(error.message).toMatch(/^configuration has 14 problems:\n {2}- /);
+    expect(error.message).toMatch(/^configuration has 12 problems:\n {2}- /);
   });
 
   it('never prints a secret: not in errors, the summary, JSON or inspect', () => {
@@ -694,5 +693,45 @@ describe('parseListenAddress', () => {
     expect(problemsOf(loadError(SAMPLE, { HPNS_DEAD_LETTER_HOLD_CONTENT: 'maybe' }))).toEqual([
       'HPNS_DEAD_LETTER_HOLD_CONTENT must be true or false, got "maybe"',
     ]);
+  });
+
+  it('turns the throttle on only for ThrottlePerSec above 0, bounds its store, and checks the header names', () => {
+    const off = load({ ...SAMPLE, ThrottlePerSec: 0 }).config.throttle;
+    expect(off).toMatchObject({ enabled: false, perSec: 1 });
+    const bounded = load({ ...SAMPLE, ThrottleMemoryStoreSize: 0 });
+    expect(bounded.config.throttle).toMatchObject({ enabled: true, perSec: 300, memoryStoreSize: 50_000 });
+    expect(bounded.warnings).toContain(
+      'ThrottleMemoryStoreSize 0 (unbounded in the Go proxy) is bounded at 50000 callers',
+    );
+    expect(
+      load(SAMPLE, { HPNS_THROTTLE_VARY_BY_HEADER: 'X-Real-IP X-Forwarded-For' }).config.throttle
+        .varyByHeaders,
+    ).toEqual(['X-Real-IP', 'X-Forwarded-For']);
+    expect(problemsOf(loadError({ ...SAMPLE, ThrottleVaryByHeader: 'X-Forwarded-For,X-Real-IP' }))).toEqual([
+      'ThrottleVaryByHeader: "X-Forwarded-For,X-Real-IP" is not an HTTP header name (names are separated by spaces)',
+    ]);
+  });
+
+  it('skips entries without any credentials with a warning each, as the Go proxy does, but refuses broken ones', () => {
+    const { config, warnings } = load({
+      ...SAMPLE,
+      ApplePushSettings: [
+        ...SAMPLE.ApplePushSettings,
+        { Type: 'apple_other', ApplePushCertPrivate: '', ApplePushTopic: 'com.mattermost.Mattermost' },
+      ],
+      AndroidPushSettings: [...SAMPLE.AndroidPushSettings, { Type: 'android_beta', AndroidApiKey: '' }],
+    });
+    expect(config.targets.map((t) => t.type)).not.toContain('apple_other');
+    expect(config.targets.map((t) => t.type)).not.toContain('android_beta');
+    expect(warnings.filter((w) => w.includes('skipped'))).toHaveLength(2);
+    // Half a token configuration is a mistake, not an absent credential.
+    expect(
+      problemsOf(
+        loadError({
+          ...SAMPLE,
+          ApplePushSettings: [{ Type: 'apple', AppleAuthKeyID: 'ABC123DEFG', ApplePushTopic: 'com.x' }],
+        }),
+      ),
+    ).toEqual([expect.stringContaining('ApplePushSettings[0]: needs AppleAuthKeyFile')]);
   });
 });
