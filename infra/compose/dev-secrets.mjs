@@ -33,6 +33,8 @@ function keep(name, make) {
 keep('payload-keys', () => `k1:${key32()}\n`);
 keep('token-hash-key', () => `${key32()}\n`);
 keep('grafana-admin-password', () => `${password()}\n`);
+// The bearer token of the admin routes (/metrics, /readyz's details), for the processes and Prometheus.
+keep('admin-token', () => `${randomBytes(32).toString('hex')}\n`);
 for (const region of ['us', 'de']) {
   const secret = keep(`redis-auth-${region}.conf`, () => `requirepass ${password()}\n`);
   const pass = secret.trim().split(/\s+/)[1];

@@ -67,6 +67,7 @@ export function fakeSecret(path: string): string {
   const creds = testCredentials();
   if (/payload[-_]keys$/.test(name)) return `k1:${randomBytes(32).toString('base64')}\n`;
   if (/token[-_]hash[-_]key$/.test(name)) return `${randomBytes(32).toString('base64')}\n`;
+  if (/admin[-_]token$/.test(name)) return `${randomBytes(24).toString('hex')}\n`;
   const redis = /redis[-_]url(?:[-_]([a-z0-9]+))?$/.exec(name);
   if (redis) return `redis://:secret@redis-${redis[1] ?? 'local'}:6379\n`;
   if (name.endsWith('.p8')) return creds.apnsKey;

@@ -54,6 +54,7 @@ describe('infra/helm/hpns (static)', () => {
         'hpa.yaml',
         'pdb.yaml',
         'servicemonitor.yaml',
+        'networkpolicy.yaml',
       ]),
     );
   });
@@ -236,6 +237,8 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
         'autoscaling/v2 HorizontalPodAutoscaler',
         'autoscaling/v2 HorizontalPodAutoscaler',
         'monitoring.coreos.com/v1 ServiceMonitor',
+        'networking.k8s.io/v1 NetworkPolicy',
+        'networking.k8s.io/v1 NetworkPolicy',
         'policy/v1 PodDisruptionBudget',
         'policy/v1 PodDisruptionBudget',
         'v1 ConfigMap',
@@ -327,6 +330,53 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
     }
   });
 
+  it.each(REGIONS)(
+    'region %s: the admin token reaches every process and the ServiceMonitor, and NetworkPolicies guard the admin port',
+    (region) => {
+      const docs = rendered[region] ?? [];
+      const deployments = docs.filter((d) => d.kind === 'Deployment');
+      const configMaps = docs.filter((d) => d.kind === 'ConfigMap');
+      for (const map of configMaps.filter((m) => (m.data as Record<string, string>)?.['HPNS_REGIONS'])) {
+        expect((map.data as Record<string, string>)['HPNS_ADMIN_TOKEN_FILE']).toBe(
+          '/etc/hpns/secrets/admin-token',
+        );
+      }
+      const monitor = docs.find((d) => d.kind === 'ServiceMonitor') as Manifest;
+      const endpoint = (monitor.spec as { endpoints: { authorization: unknown }[] }).endpoints[0];
+      expect(endpoint?.authorization).toEqual({
+        type: 'Bearer',
+        credentials: { name: `hpns-${region}`, key: 'admin-token' },
+      });
+      const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
+      expect(policies).toHaveLength(2);
+      for (const policy of policies) {
+        const spec = policy.spec as {
+          podSelector: { matchLabels: Record<string, string> };
+          policyTypes: string[];
+          ingress: { ports: { port: string }[]; from?: unknown[] }[];
+        };
+        // Each selects exactly one Deployment's Pods, and every named port exists in its container.
+        const selected = deployments.filter((d) =>
+          matches(spec.podSelector.matchLabels, pod(d).metadata.labels),
+        );
+        expect(selected).toHaveLength(1);
+        const ports = pod(selected[0] as Manifest).spec.containers[0]?.ports.map((p) => p.name) ?? [];
+        for (const rule of spec.ingress) for (const port of rule.ports) expect(ports).toContain(port.port);
+        expect(spec.policyTypes).toEqual(['Ingress']);
+        const admin = spec.ingress.filter((rule) => rule.ports.some((p) => p.port === 'admin'));
+        expect(admin).toHaveLength(1);
+        expect(admin[0]?.from?.length).toBeGreaterThan(0); // never open to everyone
+      }
+    },
+  );
+
+  it('refuses a chart without the admin token key', () => {
+    expect(
+      helm(['template', 'x', '.', '--set', 'region=us,secrets.existingSecret=s,secrets.keys.adminToken='])
+        .stderr,
+    ).toContain('secrets.keys.adminToken is required');
+  });
+
   it('passes the private CA of a rediss: Redis to both Deployments only when secrets.keys.redisCa names it', () => {
     const envOf = (docs: Manifest[], component: string) =>
       docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === `hpns-us-${component}`)?.data ?? {};
@@ -374,6 +424,7 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
         const items = volume?.secret?.items?.map((item) => `/etc/hpns/secrets/${item.path}`);
         if (component === 'ingress') {
           expect(items?.map((path) => path.split('/').pop()).sort()).toEqual([
+            'admin-token',
             'payload-keys',
             'redis-url',
             'token-hash-key',

@@ -244,7 +244,12 @@ describe('docker-compose.yml', () => {
 
 describe('infra/prometheus/prometheus.yml', () => {
   const prometheus = readYaml(join(root, 'infra/prometheus/prometheus.yml')) as {
-    scrape_configs: { job_name: string; static_configs: { targets: string[] }[]; metrics_path?: string }[];
+    scrape_configs: {
+      job_name: string;
+      static_configs: { targets: string[] }[];
+      metrics_path?: string;
+      authorization?: unknown;
+    }[];
   };
 
   it("scrapes /metrics on the admin port of the ingress and of each region's worker", () => {
@@ -265,17 +270,39 @@ describe('infra/prometheus/prometheus.yml', () => {
     }
     for (const job of prometheus.scrape_configs.filter((j) => j.job_name.startsWith('hpns-'))) {
       expect(job.metrics_path).toBe('/metrics');
+      // With the admin token, which compose mounts into the Prometheus container.
+      expect(job.authorization).toEqual({
+        type: 'Bearer',
+        credentials_file: '/run/secrets/hpns_admin_token',
+      });
     }
+    expect((compose.services['prometheus'] as ComposeService).secrets).toContain('hpns_admin_token');
   });
 });
 
 const hasPromtool = optionalTool('promtool', ['--version'], 'apt-get install prometheus');
 (hasPromtool ? describe : describe.skip)('promtool', () => {
   it('accepts infra/prometheus/prometheus.yml', () => {
-    const run = spawnSync('promtool', ['check', 'config', join(root, 'infra/prometheus/prometheus.yml')], {
-      encoding: 'utf8',
-    });
-    expect(`${run.status} ${run.stdout}${run.stderr}`).toMatch(/^0 .*SUCCESS/s);
+    // promtool checks that the token file exists: a copy beside the rules, with the secret's path pointing to
+    // a file of fake content (in compose the secret is mounted there).
+    const dir = mkdtempSync(join(tmpdir(), 'hpns-promtool-'));
+    try {
+      for (const file of readdirSync(join(root, 'infra/prometheus')))
+        writeFileSync(join(dir, file), readFileSync(join(root, 'infra/prometheus', file)));
+      writeFileSync(join(dir, 'admin-token'), fakeSecret('admin-token'));
+      const text = readFileSync(join(root, 'infra/prometheus/prometheus.yml'), 'utf8');
+      expect(text).toContain('credentials_file: /run/secrets/hpns_admin_token');
+      writeFileSync(
+        join(dir, 'prometheus.yml'),
+        text.replaceAll('/run/secrets/hpns_admin_token', join(dir, 'admin-token')),
+      );
+      const run = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], {
+        encoding: 'utf8',
+      });
+      expect(`${run.status} ${run.stdout}${run.stderr}`).toMatch(/^0 .*SUCCESS/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

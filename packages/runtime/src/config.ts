@@ -404,8 +404,10 @@ export function loadConfig(
 
   // The admin routes tell a lot about the service (queue depths, targets, errors): off loopback, only with a
   // token, or when the operator says so explicitly (a private network with its own controls).
+  const tokenGiven = Boolean(env['HPNS_ADMIN_TOKEN'] || env['HPNS_ADMIN_TOKEN_FILE']); // unreadable: said above
   if (
     service.admin.token === undefined &&
+    !tokenGiven &&
     !service.admin.allowUnauthenticated &&
     listenAddressProblem('HPNS_ADMIN_LISTEN_ADDRESS', adminListenAddress) === undefined &&
     !isLoopbackAddress(adminListenAddress)
@@ -415,7 +417,12 @@ export function loadConfig(
         'set a token (every admin route but /healthz then needs it), bind 127.0.0.1, or set HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',
     );
   }
-  if (enableMetrics && service.admin.token === undefined && !service.admin.allowUnauthenticated) {
+  if (
+    enableMetrics &&
+    service.admin.token === undefined &&
+    !tokenGiven &&
+    !service.admin.allowUnauthenticated
+  ) {
     issues.problems.push(
       'EnableMetrics (HPNS_ENABLE_METRICS) serves /metrics on the API listener, which callers reach: set HPNS_ADMIN_TOKEN_FILE ' +
         '(the route then needs it) or HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',

@@ -111,6 +111,7 @@ HPNS_PUSH_TTL_SEC: {{ .Values.config.pushTtlSec | quote }}
 {{ printf "HPNS_REDIS_URL_%s_FILE" (upper $region) }}: {{ printf "%s/%s" $dir .Values.secrets.keys.redisUrl | quote }}
 HPNS_PAYLOAD_KEYS_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.payloadKeys | quote }}
 HPNS_TOKEN_HASH_KEY_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.tokenHashKey | quote }}
+HPNS_ADMIN_TOKEN_FILE: {{ printf "%s/%s" $dir (required "secrets.keys.adminToken is required: the admin port binds 0.0.0.0" .Values.secrets.keys.adminToken) | quote }}
 {{- with .Values.secrets.keys.redisCa }}
 HPNS_REDIS_CA_FILE: {{ printf "%s/%s" $dir . | quote }}
 {{- end }}
@@ -164,7 +165,7 @@ readinessProbe:
     {{- if eq .component "ingress" }}
     # The ingress never calls a provider: it gets the keys it reads, and no APNs or FCM credential.
     items:
-      {{- range compact (list $keys.redisUrl $keys.payloadKeys $keys.tokenHashKey $keys.redisCa) }}
+      {{- range compact (list $keys.redisUrl $keys.payloadKeys $keys.tokenHashKey $keys.adminToken $keys.redisCa) }}
       - key: {{ . }}
         path: {{ . }}
       {{- end }}
