@@ -47,6 +47,7 @@ Checks and outputs
   --slo 'p99<50ms,fail<0.1%'   verdict in the result; the exit code is 1 when it fails
   --control URL          the simulators' control API: reconcile OK answers with what the providers received
   --metrics URL,…        scrape these /metrics during the run (ingress, workers)
+  --metrics-token-file F the admin token (HPNS_ADMIN_TOKEN_FILE) sent as a bearer token with each scrape
   --out FILE             JSON result (default loadtest-result.json); --html FILE (default: --out with .html)
   --label TEXT           the run's name in reports
 Exit codes: 0 done (and the SLO held), 1 the SLO failed or the reconciliation did not match, 2 bad options.`;
@@ -120,6 +121,7 @@ const OPTIONS = {
   slo: { type: 'string' },
   control: { type: 'string' },
   metrics: { type: 'string' },
+  'metrics-token-file': { type: 'string' },
   out: { type: 'string' },
   html: { type: 'string' },
   label: { type: 'string' },
@@ -170,6 +172,7 @@ async function run(argv: string[]): Promise<number> {
   // Every option is checked before a stack is started for it.
   profileFrom(values);
   if (values.slo !== undefined) parseSlo(values.slo);
+  if (values.stack !== true) metricsToken(values['metrics-token-file']);
   if (values['find-max'] === true && values.slo === undefined)
     throw new UsageError('--find-max needs --slo (e.g. --slo "p99<50ms,fail<0.1%")');
   if (values.stack !== true) return runOn(values);
@@ -247,6 +250,7 @@ async function runOn(values: Values): Promise<number> {
             .split(',')
             .map((u) => u.trim())
             .filter(Boolean),
+          metricsToken(values['metrics-token-file']),
         );
 
   const abort = new AbortController();
@@ -392,6 +396,19 @@ function writeOutputs(
   writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
   writeFileSync(html, renderReport(result));
   return { out, html };
+}
+
+/** `--metrics-token-file`: the admin token, read once. */
+function metricsToken(file: string | undefined): { bearerToken?: string } {
+  if (file === undefined) return {};
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new UsageError(`--metrics-token-file: cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (token === '') throw new UsageError(`--metrics-token-file: ${file} is empty`);
+  return { bearerToken: token };
 }
 
 /** The target URL without credentials, for reports. */
