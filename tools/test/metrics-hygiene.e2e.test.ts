@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { startLocalStack, type LocalStack, type StackReady } from './local-stack';
 
 /**
  * What /metrics gives away. The local stack (scripts/start.mjs) runs on two Redis servers with passwords and
@@ -14,21 +14,12 @@ import { startTestRedis, type TestRedis } from '@hpns/testkit';
  * *_FILE variables name), the device tokens, server ids, ack ids and message texts sent, or any URL with
  * credentials.
  */
-const root = resolve(__dirname, '../..');
 const ADMIN_TOKEN = `hygiene-admin-${randomBytes(12).toString('hex')}`;
 const SERVER_ID = `hygieneserver${randomBytes(6).toString('hex')}`;
 
-interface Ready {
-  ingress: string;
-  ingressAdmin: string;
-  workerAdmin: Record<string, string>;
-  simulators: { controlUrl: string };
-  pids: Record<string, number>;
-}
-
 let dir: string;
-let stack: ChildProcess;
-let ready: Ready;
+let stack: LocalStack | undefined;
+let ready: StackReady;
 const redis: TestRedis[] = [];
 
 beforeAll(async () => {
@@ -42,38 +33,15 @@ beforeAll(async () => {
     await setPassword(server.port, password);
     urls[`REDIS_URL_${region.toUpperCase()}`] = server.url.replace('redis://', `redis://:${password}@`);
   }
-  stack = spawn(
-    process.execPath,
-    [join(root, 'scripts/start.mjs'), '--port', '0', '--no-build', '--state-dir', join(dir, 'state')],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        ...urls,
-        HPNS_LOG_LEVEL: 'warn',
-        HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  stack.stderr!.resume();
-  ready = await new Promise<Ready>((resolveReady, reject) => {
-    let buffered = '';
-    stack.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const line = buffered.split('\n').find((l) => l.startsWith('{"event":"stack.ready"'));
-      if (line !== undefined) resolveReady(JSON.parse(line) as Ready);
-    });
-    stack.once('exit', (code) => reject(new Error(`start.mjs exited (${code}) before ready:\n${buffered}`)));
+  stack = await startLocalStack(join(dir, 'state'), {
+    ...urls,
+    HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
   });
+  ready = stack.ready;
 }, 120_000);
 
 afterAll(async () => {
-  if (stack !== undefined && stack.exitCode === null && stack.signalCode === null) {
-    const exited = new Promise((r) => stack.once('exit', r));
-    stack.kill('SIGTERM');
-    await exited;
-  }
+  await stack?.stop();
   for (const server of redis) await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);

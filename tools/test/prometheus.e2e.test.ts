@@ -9,6 +9,7 @@ import { freePort } from '@hpns/testkit';
 import { readYaml } from '../src/infra-files';
 import { promqlMetricNames } from '../src/metric-catalog';
 import { optionalTool } from './infra-fixtures';
+import { startLocalStack, type LocalStack, type StackReady } from './local-stack';
 
 /**
  * The dashboard and the rules proven on a real Prometheus (Debian's `prometheus`, which .ci/run installs). The
@@ -31,15 +32,6 @@ const EMPTY_BY_DESIGN: Record<string, string> = {};
 /** Selectors in alert rules that match nothing in this run, and why. */
 const SELECTORS_EMPTY_BY_DESIGN: Record<string, string> = {};
 
-interface Ready {
-  ingress: string;
-  ingressAdmin: string;
-  workerAdmin: Record<string, string>;
-  simulators: { controlUrl: string };
-  redis: Record<string, string>;
-  pids: Record<string, number>;
-}
-
 interface Rule {
   type: 'recording' | 'alerting';
   name: string;
@@ -50,9 +42,9 @@ interface Rule {
 }
 
 let dir: string;
-let stack: ChildProcess | undefined;
+let stack: LocalStack | undefined;
 let prometheus: ChildProcess | undefined;
-let ready: Ready;
+let ready: StackReady;
 let promUrl: string;
 
 const host = (url: string) => new URL(url).host;
@@ -132,36 +124,16 @@ async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hpns-prometheus-e2e-'));
     writeFileSync(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
-    stack = spawn(
-      process.execPath,
-      [join(root, 'scripts/start.mjs'), '--port', '0', '--no-build', '--state-dir', join(dir, 'state')],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          HPNS_LOG_LEVEL: 'error',
-          HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
-          // Quick retries and a circuit that opens and probes within the test.
-          HPNS_WORKER_RETRY_BASE_MS: '200',
-          HPNS_WORKER_RETRY_MAX_MS: '1000',
-          HPNS_WORKER_CIRCUIT_OPEN_MS: '1000',
-          HPNS_WAIT_MS: '500',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    stack.stderr!.resume();
-    ready = await new Promise<Ready>((resolveReady, reject) => {
-      let buffered = '';
-      stack!.stdout!.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const line = buffered.split('\n').find((l) => l.startsWith('{"event":"stack.ready"'));
-        if (line !== undefined) resolveReady(JSON.parse(line) as Ready);
-      });
-      stack!.once('exit', (code) =>
-        reject(new Error(`start.mjs exited (${code}) before ready:\n${buffered}`)),
-      );
+    stack = await startLocalStack(join(dir, 'state'), {
+      HPNS_LOG_LEVEL: 'error',
+      HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
+      // Quick retries and a circuit that opens and probes within the test.
+      HPNS_WORKER_RETRY_BASE_MS: '200',
+      HPNS_WORKER_RETRY_MAX_MS: '1000',
+      HPNS_WORKER_CIRCUIT_OPEN_MS: '1000',
+      HPNS_WAIT_MS: '500',
     });
+    ready = stack.ready;
     const promPort = await freePort();
     promUrl = `http://127.0.0.1:${promPort}`;
     writeFileSync(join(dir, 'prometheus.yml'), prometheusConfig(promPort));
@@ -186,7 +158,7 @@ async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_
 
   afterAll(async () => {
     await stop(prometheus);
-    await stop(stack);
+    await stack?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

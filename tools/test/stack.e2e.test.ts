@@ -1,23 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { startLocalStack, type StackReady } from './local-stack';
 
 /**
  * The whole local stack as `npm start` runs it (random ports): two Redis servers, the simulators, one ingress,
  * a worker per region. One push of each kind goes to each region; each must reach the simulators; SIGINT must
  * leave no process behind.
  */
-const root = resolve(__dirname, '../..');
-
-interface Ready {
-  ingress: string;
-  ingressAdmin: string;
-  workerAdmin: Record<string, string>;
-  simulators: { controlUrl: string };
-  pids: Record<string, number>;
-}
 
 function alive(pid: number): boolean {
   try {
@@ -57,37 +49,14 @@ const KINDS: Record<string, Record<string, unknown>> = {
 
 describe('npm start (the local two-region stack)', () => {
   let child: ChildProcess;
-  let ready: Ready;
+  let ready: StackReady;
   let state: string;
 
   beforeAll(async () => {
     state = mkdtempSync(join(tmpdir(), 'hpns-stack-'));
-    child = spawn(
-      process.execPath,
-      [join(root, 'scripts/start.mjs'), '--port', '0', '--no-build', '--state-dir', state],
-      {
-        cwd: root,
-        env: { ...process.env, HPNS_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    ready = await new Promise<Ready>((resolveReady, reject) => {
-      let buffered = '';
-      let errors = '';
-      child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const line = buffered.split('\n').find((l) => l.includes('"event":"stack.ready"'));
-        if (line !== undefined) resolveReady(JSON.parse(line) as Ready);
-      });
-      child.once('exit', (code) =>
-        reject(
-          new Error(
-            `npm start exited (${code}) before ready:\n${buffered.slice(-3000)}\n${errors.slice(-3000)}`,
-          ),
-        ),
-      );
-    });
+    const stack = await startLocalStack(state);
+    child = stack.child;
+    ready = stack.ready;
   }, 180_000);
 
   afterAll(async () => {
