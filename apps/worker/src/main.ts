@@ -63,6 +63,7 @@ export async function main(): Promise<void> {
     providers,
     logger,
     concurrency: config.worker.concurrency,
+    holdDeadLetterContent: config.deadLetters.holdContent,
     policy: { backoff: { baseDelayMs: config.worker.retryBaseMs, maxDelayMs: config.worker.retryMaxMs } },
     breaker: { openMs: config.worker.circuitOpenMs },
     onCircuitChange: (target, state) => metrics.circuit(target, state),
@@ -92,8 +93,6 @@ export async function main(): Promise<void> {
   const shutdown = new GracefulShutdown({ logger, timeoutMs: config.shutdownTimeoutMs });
   shutdown
     .add('admin.not-ready', () => admin.setReady(false))
-    // Stop fetching and let jobs in flight finish; jobs still running at the deadline go back to the queue
-    // when their lock expires (at-least-once, never lost).
     // Stop fetching and let jobs in flight finish; jobs still running at the deadline go back to the queue
     // when their lock expires (at-least-once, never lost).
     .add('region.close', () => worker.close(Math.max(1000, config.shutdownTimeoutMs - 2000)))

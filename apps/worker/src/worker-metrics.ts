@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Queue } from 'bullmq';
+import { oldestWaitingMs } from '@hpns/queue';
 import { type CircuitState } from './circuit-breaker';
 import { type Decision } from './decide';
 import { type Decided } from './effects';
@@ -98,11 +99,7 @@ export class WorkerMetrics {
       registers: [registry],
       collect: async () => {
         for (const queue of queues()) {
-          const [job] = await queue.getJobs(['waiting'], -1, -1, true);
-          oldest.set(
-            { queue: queue.name },
-            job === undefined ? 0 : Math.max(0, (Date.now() - job.timestamp) / 1000),
-          );
+          oldest.set({ queue: queue.name }, ((await oldestWaitingMs(queue)) ?? 0) / 1000);
         }
       },
     });

@@ -37,6 +37,12 @@ export interface WorkerRegionOptions {
   breaker?: CircuitBreakerOptions;
   /** Dead-letter records kept this long, in ms. Default 24 h. */
   deadLetterRetentionMs?: number;
+  /**
+   * Hold the sealed content of each push that fails for good until its TTL ends, sealed with `cipher`, so that
+   * `hpns dlq redrive` can queue it again (HPNS_DEAD_LETTER_HOLD_CONTENT). Default false: nothing of a push's
+   * content outlives its last attempt.
+   */
+  holdDeadLetterContent?: boolean;
   onDecision?: (decided: Decided, nowMs: number) => void;
   onCircuitChange?: (target: string, state: CircuitState) => void;
   /** Consumer timing (tests); defaults in PushConsumer. */
@@ -74,6 +80,7 @@ export class WorkerRegion {
       region,
       connection: side,
       ...(options.deadLetterRetentionMs === undefined ? {} : { retentionMs: options.deadLetterRetentionMs }),
+      ...(options.holdDeadLetterContent === true ? { holdContent: options.cipher } : {}),
     });
     const queues: Partial<Record<ProviderKind, Queue>> = {};
     for (const kind of kinds) queues[kind] = openPushQueue(connection, region, kind);

@@ -73,6 +73,7 @@ export {
 } from './outcome';
 export {
   parsePlatform,
+  PROVIDER_KINDS,
   voipAliasTarget,
   type ParsedPlatform,
   type ProviderKind,

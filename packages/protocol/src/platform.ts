@@ -1,6 +1,9 @@
 /** Which provider delivers for a configured push target type. */
 export type ProviderKind = 'apns' | 'fcm';
 
+/** Every provider, in a fixed order: a region has one push queue per provider (admin tools list them all). */
+export const PROVIDER_KINDS: readonly ProviderKind[] = ['apns', 'fcm'];
+
 /** `standard` for ordinary pushes, `voip` for Apple PushKit pushes. */
 export type Transport = 'standard' | 'voip';
 

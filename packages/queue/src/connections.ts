@@ -25,6 +25,12 @@ export interface ConnectionOptions {
   ca?: string;
   /** Extra TLS options for `rediss:`. */
   tls?: RedisOptions['tls'];
+  /**
+   * How long `disconnect()` waits for the socket to close before destroying it, in ms. Default ioredis' 2000.
+   * A short-lived tool sets it low: ioredis waits for a `close` that a refused socket has already emitted, so
+   * giving up on an unreachable Redis would otherwise keep the process alive for the whole wait.
+   */
+  disconnectTimeoutMs?: number;
 }
 
 function baseOptions(options: ConnectionOptions): RedisOptions {
@@ -33,6 +39,7 @@ function baseOptions(options: ConnectionOptions): RedisOptions {
   return {
     connectionName: options.connectionName,
     connectTimeout: options.connectTimeoutMs ?? 5000,
+    ...(options.disconnectTimeoutMs === undefined ? {} : { disconnectTimeout: options.disconnectTimeoutMs }),
     ...(url.protocol === 'rediss:'
       ? {
           tls: {

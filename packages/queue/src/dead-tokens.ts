@@ -48,8 +48,11 @@ export class DeadTokenCache {
     return (await redisCall('dead-token lookup', () => this.#options.connection.get(key))) ?? undefined;
   }
 
-  /** Forgets a token (a new registration proved it alive). */
-  async forget(targetType: string, token: string): Promise<void> {
-    await this.#options.connection.del(this.keyFor(targetType, token));
+  /**
+   * Forgets a token (a new registration proved it alive, or an operator cleared it); resolves with whether it
+   * was in the cache.
+   */
+  async forget(targetType: string, token: string): Promise<boolean> {
+    return (await this.#options.connection.del(this.keyFor(targetType, token))) > 0;
   }
 }

@@ -46,6 +46,11 @@ export class FinalOutcomes {
     );
   }
 
+  /** Forgets a push's final outcome: it is on its way again (a redrive of its dead letter). */
+  async forget(requestId: string): Promise<void> {
+    await this.#options.connection.del(finalOutcomeKey(this.#options.region, requestId));
+  }
+
   /**
    * Ingress side: the final outcome of the push `requestId`, when it ended other than OK; undefined otherwise.
    * @throws HpnsError HPNS_REDIS_UNAVAILABLE when Redis cannot answer.

@@ -41,7 +41,14 @@ export {
   type SealedEnvelope,
 } from './envelope';
 export { IdempotencyStore, type IdempotencyOptions, type Reservation } from './idempotency';
-export { DeadLetters, type DeadLetter, type DeadLetterOptions } from './dead-letters';
+export { DeadLetters, type DeadLetter, type DeadLetterEntry, type DeadLetterOptions } from './dead-letters';
+export {
+  redriveDeadLetters,
+  type RedriveOptions,
+  type RedriveResult,
+  type RedriveSkipReason,
+} from './redrive';
+export { oldestWaitingMs, RegionQueues, type QueueStatus, type RegionQueuesOptions } from './region-queues';
 export {
   createPayloadCipher,
   type PayloadCipher,

@@ -1,6 +1,12 @@
 import { type Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import { createPayloadCipher, createWorkerConnection, DeadLetters, deadLetterContentKey } from '@hpns/queue';
+import {
+  createPayloadCipher,
+  createWorkerConnection,
+  DeadLetters,
+  deadLetterContentKey,
+  type DeadLetterEntry,
+} from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
 import { KEY_A, makeJob } from './support';
 
@@ -39,6 +45,7 @@ describe('DeadLetters', () => {
     ]);
     const [newest, older] = await letters.list(10);
     expect(newest).toEqual({
+      id: expect.stringMatching(/^\d+-\d+$/),
       requestId: b.routing.requestId,
       region: 'us',
       provider: 'fcm',
@@ -105,5 +112,40 @@ describe('DeadLetters', () => {
     ahead = 120_000;
     await batch('new');
     expect((await letters.list(1000)).filter((l) => l.reason === 'old')).toEqual([]);
+  });
+
+  it('reads every record in pages, oldest first, finds one by id, and removes records with their held content', async () => {
+    const letters = new DeadLetters({ region: US, connection, holdContent: cipher });
+    const now = Date.now();
+    const jobs = Array.from({ length: 25 }, () => {
+      const job = makeJob();
+      job.routing.expiresAtMs = now + 60_000;
+      return job;
+    });
+    await letters.record(jobs.map((job) => ({ push: { job, attempts: 1 }, reason: 'BadTopic' })));
+    const pages: number[] = [];
+    const seen: string[] = [];
+    for await (const page of letters.pages(10)) {
+      pages.push(page.length);
+      seen.push(...page.map((e) => e.requestId));
+    }
+    expect(pages).toEqual([10, 10, 5]);
+    expect(seen).toEqual(jobs.map((j) => j.routing.requestId));
+
+    const [newest, second] = await letters.list(2);
+    expect(await letters.get(newest?.id as string)).toEqual(newest);
+    expect(await letters.get('0-1')).toBeUndefined();
+    expect(await letters.get('not an id')).toBeUndefined();
+
+    expect(await letters.remove([newest as DeadLetterEntry, newest as DeadLetterEntry])).toBe(1);
+    expect(await letters.heldContent(newest?.requestId as string)).toBeUndefined();
+    // Records only: the held content stays (a redriven push that failed again may own it by now).
+    expect(await letters.removeRecords([second?.id as string])).toBe(1);
+    expect(await letters.holdsContent(second?.requestId as string)).toBe(true);
+    expect(await connection.xlen('hpns:dlq-us')).toBe(23);
+
+    // Taken once: GETDEL hands the content to one caller only.
+    expect(await letters.takeHeldContent(second?.requestId as string)).toBeDefined();
+    expect(await letters.takeHeldContent(second?.requestId as string)).toBeUndefined();
   });
 });

@@ -54,22 +54,35 @@ export function summarizeConfig(config: HpnsConfig): Record<string, unknown> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     payloadKeyIds: config.payloadKeys.map((key) => key.id),
     tokenHashKey: config.tokenHashKey === undefined ? 'not set' : 'set',
+    deadLetters: { holdContent: config.deadLetters.holdContent },
     currentPayloadKeyId: config.currentPayloadKeyId ?? null,
   };
 }
 
 /**
  * The key that hashes device tokens and ack ids in Redis: `HPNS_TOKEN_HASH_KEY`, or else the oldest payload key
- * (with a warning: retiring that key would reset the dead-token cache and ack joins).
+ * (`fallback: true`: retiring that key would reset the dead-token cache and ack joins). Undefined when there is
+ * neither. Every process that hashes tokens takes its key from here, so they all agree.
  */
-export function tokenHashKeyOf(config: HpnsConfig, keys: readonly { key: Buffer }[], logger: Logger): Buffer {
+export function resolveTokenHashKey(
+  config: HpnsConfig,
+  keys: readonly { key: Buffer }[],
+): { key: Buffer; fallback: boolean } | undefined {
   const configured = config.tokenHashKey?.reveal();
-  if (configured !== undefined) return configured;
-  logger.warn(
-    { event: 'config.token_hash_key' },
-    'HPNS_TOKEN_HASH_KEY not set: hashing tokens with the oldest payload key',
-  );
+  if (configured !== undefined) return { key: configured, fallback: false };
   const first = keys[0];
-  if (first === undefined) throw new Error('no key to hash tokens with');
-  return first.key;
+  return first === undefined ? undefined : { key: first.key, fallback: true };
+}
+
+/** resolveTokenHashKey for a service: the fallback is logged as a warning; no key at all is a bug of main. */
+export function tokenHashKeyOf(config: HpnsConfig, keys: readonly { key: Buffer }[], logger: Logger): Buffer {
+  const resolved = resolveTokenHashKey(config, keys);
+  if (resolved === undefined) throw new Error('no key to hash tokens with');
+  if (resolved.fallback) {
+    logger.warn(
+      { event: 'config.token_hash_key' },
+      'HPNS_TOKEN_HASH_KEY not set: hashing tokens with the oldest payload key',
+    );
+  }
+  return resolved.key;
 }

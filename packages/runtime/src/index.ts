@@ -17,7 +17,7 @@ export {
   type RedisConfig,
 } from './config';
 export { parseListenAddress, type ConfigEnv, type ConfigFiles } from './config-env';
-export { nodeConfigFiles, summarizeConfig, tokenHashKeyOf } from './config-summary';
+export { nodeConfigFiles, resolveTokenHashKey, summarizeConfig, tokenHashKeyOf } from './config-summary';
 export { appleCertPasswordEnvName, GOOGLE_TOKEN_URI } from './config-targets';
 export {
   Secret,

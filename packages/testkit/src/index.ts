@@ -89,4 +89,5 @@ export {
   type SimulatorStackInfo,
   type SimulatorStackOptions,
 } from './simulator-stack';
+export { spawnService, stopService, type ServiceProcess, type SpawnServiceOptions } from './service-process';
 export { ackIdOf, ReceiptLog, type Receipt, type ReceiptPage } from './receipt-log';

@@ -66,6 +66,42 @@ export class SimulatorStack {
     this.#control = parts.control;
   }
 
+  /**
+   * Writes `<dir>/mattermost-push-proxy.json` with one Apple target (`apple_rn`, topic
+   * `com.mattermost.react.native`) and one Android target (`android_rn`) holding these simulators' credentials;
+   * returns its path. What a worker's HPNS_CONFIG_FILE names in a test.
+   */
+  writeProxyConfig(dir: string): string {
+    const file = join(dir, 'mattermost-push-proxy.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ApplePushSettings: [
+          {
+            Type: 'apple_rn',
+            ApplePushUseDevelopment: false,
+            ApplePushTopic: 'com.mattermost.react.native',
+            AppleAuthKeyFile: this.info.apnsKeyFile,
+            AppleAuthKeyID: this.info.apnsKeyId,
+            AppleTeamID: this.info.apnsTeamId,
+          },
+        ],
+        AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: this.info.serviceAccountFile }],
+      }),
+    );
+    return file;
+  }
+
+  /** The settings that aim an HPNS worker at these simulators instead of Apple and Google. */
+  providerEnv(): Record<string, string> {
+    return {
+      HPNS_APNS_URL: this.info.apnsUrl,
+      HPNS_FCM_URL: this.info.fcmUrl,
+      HPNS_OAUTH_TOKEN_URL: this.info.oauthTokenUrl,
+      HPNS_PROVIDER_CA_FILE: this.info.caFile,
+    };
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([
       this.#control.close(),

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Redis } from 'ioredis';
@@ -13,8 +12,11 @@ import {
   type PayloadKey,
 } from '@hpns/queue';
 import {
+  spawnService,
   startSimulatorStack,
   startTestRedis,
+  stopService,
+  type ServiceProcess,
   type SimulatorStack,
   type SimulatorStackOptions,
   type TestRedis,
@@ -27,38 +29,11 @@ import {
  */
 export const WORKER_MAIN = resolve(__dirname, '../../dist/main.js');
 
-export interface WorkerProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
+export interface WorkerProcess extends ServiceProcess {
   /** The admin server's base URL. */
   readonly adminUrl: string;
   /** BullMQ worker ids of its consumers: every lock token this process holds starts with one of them. */
   readonly workerIds: readonly string[];
-  /** Everything it printed (JSON log lines). */
-  readonly output: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Writes a mattermost-push-proxy.json with one iOS (`apple_rn`) and one Android (`android_rn`) target. */
-export function writeProxyConfig(dir: string, sims: SimulatorStack): string {
-  const file = join(dir, 'mattermost-push-proxy.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ApplePushSettings: [
-        {
-          Type: 'apple_rn',
-          ApplePushUseDevelopment: false,
-          ApplePushTopic: 'com.mattermost.react.native',
-          AppleAuthKeyFile: sims.info.apnsKeyFile,
-          AppleAuthKeyID: sims.info.apnsKeyId,
-          AppleTeamID: sims.info.apnsTeamId,
-        },
-      ],
-      AndroidPushSettings: [{ Type: 'android_rn', ServiceFileLocation: sims.info.serviceAccountFile }],
-    }),
-  );
-  return file;
 }
 
 export interface WorkerEnvOptions {
@@ -84,10 +59,7 @@ export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
     HPNS_WORKER_REGION: options.region,
     HPNS_PAYLOAD_KEYS: options.keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
     HPNS_TOKEN_HASH_KEY: options.hashKey.toString('base64'),
-    HPNS_APNS_URL: options.sims.info.apnsUrl,
-    HPNS_FCM_URL: options.sims.info.fcmUrl,
-    HPNS_OAUTH_TOKEN_URL: options.sims.info.oauthTokenUrl,
-    HPNS_PROVIDER_CA_FILE: options.sims.info.caFile,
+    ...options.sims.providerEnv(),
     HPNS_ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
     HPNS_WORKER_CONCURRENCY: String(options.concurrency ?? 100),
     HPNS_LOG_LEVEL: 'info',
@@ -95,54 +67,15 @@ export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
 }
 
 /** Starts a worker process and resolves once it logged `worker.started`. */
-export function spawnWorker(env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<WorkerProcess> {
-  if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run npm run build`);
-  const child = spawn(process.execPath, [WORKER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
-    child.once('exit', (code, signal) => resolveExit({ code, signal })),
-  );
-  return new Promise((resolveStarted, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`worker did not start within ${timeoutMs} ms:\n${output.join('\n').slice(-3000)}`));
-    }, timeoutMs);
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        output.push(line);
-        if (!line.includes('"worker.started"')) continue;
-        const started = JSON.parse(line) as { admin: string; workerIds: string[] };
-        clearTimeout(timer);
-        resolveStarted({
-          child,
-          pid: child.pid as number,
-          adminUrl: started.admin,
-          workerIds: started.workerIds,
-          output,
-          exited,
-        });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited (${signal ?? code}) before it started:\n${output.join('\n')}`));
-    });
-  });
+export async function spawnWorker(env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<WorkerProcess> {
+  const service = await spawnService({ main: WORKER_MAIN, env, event: 'worker.started', timeoutMs });
+  const started = service.started as { admin: string; workerIds: string[] };
+  return { ...service, adminUrl: started.admin, workerIds: started.workerIds };
 }
 
 /** Ends a worker this test started, by pid: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopWorker(worker: WorkerProcess | undefined, graceMs = 10_000): Promise<void> {
-  if (worker === undefined || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  worker.child.kill('SIGTERM');
-  const timer = setTimeout(() => worker.child.kill('SIGKILL'), graceMs);
-  await worker.exited;
-  clearTimeout(timer);
+  await stopService(worker, graceMs);
 }
 
 /** A push to one device, for the `apple_rn` or `android_rn` target; `device` identifies it at the simulator. */
@@ -292,7 +225,7 @@ export async function startWorkerFixture(options: WorkerFixtureOptions): Promise
     }
     const stack = await startSimulatorStack({ ...options.sims, outputDir: dir });
     sims = stack;
-    const configFile = writeProxyConfig(dir, stack);
+    const configFile = stack.writeProxyConfig(dir);
     const allUrls = Object.fromEntries(options.regions.map((r) => [r, redis[r]!.url]));
     return {
       dir,
