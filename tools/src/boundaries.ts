@@ -51,6 +51,11 @@ export const TOOLS_PACKAGE = '@hpns/tools';
 
 /** The package test-side files and devDependencies may use whatever their layer. */
 export const TESTKIT_PACKAGE = '@hpns/testkit';
+/**
+ * The load-test kit (apps/loadtest) is an app, but also the load generator the benches drive their own app
+ * with: test-side files and devDependencies may use it, as they may use testkit. Nothing else imports it.
+ */
+export const LOAD_TEST_KIT = '@hpns/loadtest';
 
 /** Subpath imports allowed despite the "." export rule: jest configs load the shared preset by this path. */
 export const ALLOWED_SUBPATH_IMPORTS: readonly string[] = ['@hpns/testkit/jest-preset'];
@@ -189,7 +194,8 @@ function placementOf(ws: Workspace): Placement | undefined {
 
 /**
  * Why `importer` may not depend on `target`, or undefined when it may. `testkitAllowed` is the exception for
- * test-side files and devDependencies: they may use @hpns/testkit whatever their layer, but still no app.
+ * test-side files and devDependencies: they may use @hpns/testkit whatever their layer, and the load-test kit,
+ * but no other app.
  */
 function directionProblem(
   importer: Workspace,
@@ -206,9 +212,9 @@ function directionProblem(
   if (to.kind === 'tools') {
     return { rule: 'tools-import', message: `${a} must not import ${b} (tooling; nothing depends on it)` };
   }
+  if (testkitAllowed && (b === TESTKIT_PACKAGE || b === LOAD_TEST_KIT)) return undefined;
   if (to.app)
     return { rule: 'app-import', message: `${a} must not import the app ${b} (nothing imports an app)` };
-  if (testkitAllowed && b === TESTKIT_PACKAGE) return undefined;
   if (to.layer > from.layer) {
     return {
       rule: 'upward-import',

@@ -101,8 +101,11 @@ describe('checkBoundaries on a fixture repository', () => {
       'apps/ingress/package.json': pkg('@hpns/ingress', { dependencies: { '@hpns/worker': '*' } }),
       'apps/ingress/src/main.ts':
         "import { parseRegion } from '@hpns/protocol';\nimport { start } from '@hpns/worker';\n",
-      'apps/worker/package.json': pkg('@hpns/worker'),
+      'apps/worker/package.json': pkg('@hpns/worker', { devDependencies: { '@hpns/loadtest': '*' } }),
       'apps/worker/src/main.ts': "import { checkBoundaries } from '@hpns/tools';\n",
+      'apps/worker/bench/load.bench.mjs': "import { runLoad } from '@hpns/loadtest';\n",
+      'apps/worker/src/load.ts': "import { runLoad } from '@hpns/loadtest';\n",
+      'apps/loadtest/package.json': pkg('@hpns/loadtest'),
       'tools/package.json': pkg('@hpns/tools', { devDependencies: { '@hpns/ingress': '*' } }),
       'tools/src/check.ts': "import '@hpns/ingress';\nimport '@hpns/queue';\n",
     });
@@ -161,6 +164,14 @@ describe('checkBoundaries on a fixture repository', () => {
     ]);
   });
 
+  it('lets bench files and devDependencies use the load-test kit, an app, and nothing else does', () => {
+    expect(keys(violations, 'apps/worker/bench/load.bench.mjs')).toEqual([]);
+    expect(keys(violations, 'apps/worker/package.json')).toEqual([]);
+    expect(keys(violations, 'apps/worker/src/load.ts')).toEqual([
+      'apps/worker/src/load.ts:1 app-import @hpns/loadtest',
+    ]);
+  });
+
   it('lets test, bench and jest config files import @hpns/testkit, but nothing else upward', () => {
     expect(keys(violations, 'packages/queue/test/queue.test.ts')).toEqual([]);
     expect(keys(violations, 'packages/protocol/jest.config.js')).toEqual([]);
@@ -200,6 +211,7 @@ describe('checkBoundaries on a fixture repository', () => {
     expect([...new Set(violations.map((v) => v.file))]).toEqual([
       'apps/ingress/package.json',
       'apps/ingress/src/main.ts',
+      'apps/worker/src/load.ts',
       'apps/worker/src/main.ts',
       'packages/protocol/package.json',
       'packages/protocol/src/index.ts',
