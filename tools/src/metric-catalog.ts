@@ -13,6 +13,8 @@ export interface MetricDefinition {
   labels: readonly string[];
   /** Repo-relative source file. */
   file: string;
+  /** The help text, when it is a plain string literal. */
+  help?: string;
 }
 
 /** Default labels of the registry each source folder's metrics land on (apps/*\/src/main.ts). */
@@ -59,11 +61,13 @@ export function readMetricCatalog(root: string): Map<string, MetricDefinition> {
       const labelNames = [...(/labelNames:\s*\[([^\]]*)\]/.exec(body)?.[1] ?? '').matchAll(/'([^']+)'/g)].map(
         (m) => m[1] as string,
       );
+      const help = /\bhelp:\s*'([^'\\]*)'/.exec(body)?.[1];
       catalog.set(name, {
         name,
         type: (match[1] as string).toLowerCase() as MetricDefinition['type'],
         labels: [...new Set([...labelNames, ...registry, ...TARGET_LABELS])],
         file,
+        ...(help === undefined ? {} : { help }),
       });
     }
   }
@@ -279,7 +283,9 @@ export function promqlProblems(
     }
     used.push({ definition, index: match.index ?? 0 });
     for (const label of labels) {
-      if (!definition.labels.includes(label)) problems.push(`${word} has no label ${label}`);
+      // `le` exists on a histogram's buckets only.
+      const bucketBound = label === 'le' && definition.type === 'histogram' && word.endsWith('_bucket');
+      if (!definition.labels.includes(label) && !bucketBound) problems.push(`${word} has no label ${label}`);
     }
   }
 
@@ -377,4 +383,31 @@ export function recordingRuleLabels(
   }
   for (const name of promqlMetricNames(expr)) for (const l of recorded.get(name) ?? []) labels.add(l);
   return [...labels];
+}
+
+/** A rule of a Prometheus rule file, as far as the checks need it. */
+export interface PrometheusRule {
+  record?: string;
+  alert?: string;
+  expr: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * The series that the recording rules among `rules` produce, with the labels each can carry: those of its
+ * expression (recordingRuleLabels, reading the rules before it) plus those its `labels:` sets. Rules in file
+ * order, files in the order Prometheus loads them.
+ */
+export function recordedSeries(rules: readonly PrometheusRule[]): Map<string, readonly string[]> {
+  const recorded = new Map<string, readonly string[]>();
+  for (const rule of rules) {
+    if (rule.record === undefined) continue;
+    const labels = new Set([
+      ...(recorded.get(rule.record) ?? []),
+      ...recordingRuleLabels(rule.expr, recorded),
+      ...Object.keys(rule.labels ?? {}),
+    ]);
+    recorded.set(rule.record, [...labels]);
+  }
+  return recorded;
 }

@@ -7,55 +7,60 @@ import { readYaml, readYamlStream } from '../src/infra-files';
 import {
   isForeignMetric,
   type MetricDefinition,
+  type PrometheusRule,
   promqlMetricNames,
   promqlProblems,
   readMetricCatalog,
-  recordingRuleLabels,
+  recordedSeries,
 } from '../src/metric-catalog';
 import { optionalTool } from './infra-fixtures';
 
 /**
- * infra/prometheus/alerts.yml and its promtool unit tests (alerts*.test.yml): always, every rule's metrics and
- * labels against the metric catalog (the prom-client constructors in the sources), the labels and annotations
- * every alert needs, its runbook anchor in docs/runbooks.md and the runbook's list of alerts, and the wiring
- * (prometheus.yml, docker-compose.yml, the Helm chart's link). With promtool: `check rules` and `test rules`,
- * and a broken copy of the rules that the unit tests must catch. With helm: the PrometheusRule renders the file.
+ * The Prometheus rules, infra/prometheus/alerts.yml and slo.yml, and their promtool unit tests (alerts*.test.yml,
+ * slo*.test.yml): always, every rule's metrics and labels against the metric catalog (the prom-client
+ * constructors in the sources), the labels and annotations every alert needs, its runbook anchor in
+ * docs/runbooks.md and the runbook's list of alerts, the SLOs' windows, objectives and SLI definitions, and the
+ * wiring (prometheus.yml, docker-compose.yml, the Helm chart's links). With promtool: `check rules` and `test
+ * rules`, and broken copies of the rules that the unit tests must catch. With helm: the PrometheusRule renders
+ * both files.
  */
 const root = resolve(__dirname, '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
-const RULES = 'infra/prometheus/alerts.yml';
-/** The unit tests; the daily file holds those spanning more than a day, evaluated at a coarser step. */
-const RULE_TESTS = ['infra/prometheus/alerts.test.yml', 'infra/prometheus/alerts.daily.test.yml'];
+const ALERTS = 'infra/prometheus/alerts.yml';
+const SLO = 'infra/prometheus/slo.yml';
+/** The rule files in the order Prometheus loads them (a rule may read the series of rules before it). */
+const RULE_FILES = [ALERTS, SLO];
+/** Each file's unit tests; the daily files hold those spanning days, evaluated at a coarser step. */
+const RULE_TESTS: Record<string, string[]> = {
+  [ALERTS]: ['infra/prometheus/alerts.test.yml', 'infra/prometheus/alerts.daily.test.yml'],
+  [SLO]: ['infra/prometheus/slo.test.yml', 'infra/prometheus/slo.daily.test.yml'],
+};
 const RUNBOOKS = 'docs/runbooks.md';
 const SEVERITIES = ['page', 'ticket'];
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
+interface Rule extends PrometheusRule {
   for?: string;
-  labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
 interface RuleFile {
-  groups: { name: string; rules: Rule[] }[];
+  groups: { name: string; interval?: string; rules: Rule[] }[];
 }
 interface RuleTests {
   rule_files: string[];
+  group_eval_order?: string[];
   tests: {
     name: string;
     alert_rule_test?: { eval_time: string; alertname: string; exp_alerts?: unknown[] }[];
   }[];
 }
 
-const ruleFile = readYaml(join(root, RULES)) as RuleFile;
-const rules = ruleFile.groups.flatMap((g) => g.rules);
-const alerts = rules.filter((r): r is Rule & { alert: string } => r.alert !== undefined);
-/** Recorded series and their labels, in file order (a rule may read the series of rules before it). */
-const recorded = new Map<string, readonly string[]>();
-for (const rule of rules) {
-  if (rule.record !== undefined) recorded.set(rule.record, recordingRuleLabels(rule.expr, recorded));
-}
+const ruleFiles = new Map(RULE_FILES.map((file) => [file, readYaml(join(root, file)) as RuleFile]));
+const rulesOf = (file: string) => (ruleFiles.get(file) as RuleFile).groups.flatMap((g) => g.rules);
+const isAlert = (r: Rule): r is Rule & { alert: string } => r.alert !== undefined;
+const rules = RULE_FILES.flatMap(rulesOf);
+const alerts = rules.filter(isAlert);
+/** Recorded series and their labels. */
+const recorded = recordedSeries(rules);
 const catalog = readMetricCatalog(root);
 
 /** GitHub's heading anchors: lower case, punctuation dropped, each space a hyphen, `-1`, `-2` … for repeats. */
@@ -92,9 +97,9 @@ function exprProblems(expr: string, known: ReadonlyMap<string, MetricDefinition>
   return [...new Set(problems)];
 }
 
-describe(RULES, () => {
+describe(RULE_FILES.join(', '), () => {
   it('has alerts on every area the runbooks cover', () => {
-    expect(alerts.length).toBeGreaterThanOrEqual(15);
+    expect(alerts.length).toBeGreaterThanOrEqual(21);
     const exprs = alerts.map((a) => a.expr).join('\n');
     for (const metric of [
       'hpns_ingress_requests_total',
@@ -106,6 +111,8 @@ describe(RULES, () => {
       'hpns_worker_circuit_state',
       'hpns_provider_outcomes_total',
       'platform:hpns_push_ack_ratio:ratio_rate1h',
+      'all:hpns_slo_availability_errors:ratio_rate1h',
+      'region:hpns_slo_latency_errors:ratio_rate1h',
     ]) {
       expect(exprs).toContain(metric);
     }
@@ -133,10 +140,11 @@ describe(RULES, () => {
   it('records series under level:metric:operations names', () => {
     expect(recorded.size).toBeGreaterThan(0);
     for (const name of recorded.keys()) expect(name).toMatch(/^[a-z_]+:hpns_[a-z0-9_]+:[a-z0-9_]+$/);
-    // The level (before the first colon) is the labels the series keeps.
+    // The level (before the first colon) is the labels the series keeps, `all` none.
+    const levelLabels = (level: string) => (level === 'all' ? '' : level.split('_').sort().join(','));
     for (const [name, labels] of recorded)
       expect(`${name}: ${[...labels].sort().join(',')}`).toBe(
-        `${name}: ${name.split(':')[0]?.split('_').sort().join(',')}`,
+        `${name}: ${levelLabels(name.split(':')[0] ?? '')}`,
       );
     expect(exprProblems('platform:hpns_push_ack_ratio:ratio_rate1h{region="de"}', catalog)).toEqual([
       'platform:hpns_push_ack_ratio:ratio_rate1h has no label region',
@@ -206,7 +214,122 @@ describe(RULES, () => {
   });
 });
 
-describe(`${RULES}: runbooks`, () => {
+const SLIS = ['availability', 'latency'];
+const SLO_WINDOWS = ['5m', '30m', '1h', '6h', '3d', '30d'];
+/** send_push results that are neither good nor bad for the availability SLI: the caller's own refusals. */
+const OUTSIDE_AVAILABILITY = ['rate_limited', 'not_registered', 'wrong_region', 'region_not_served'];
+/** The workbook's pairs: long window, short window, burn-rate factor, severity, the long window in seconds. */
+const BURN_ALERTS = [
+  { suffix: '1h', long: '1h', short: '5m', factor: '14.4', severity: 'page', seconds: 3600 },
+  { suffix: '6h', long: '6h', short: '30m', factor: '6', severity: 'page', seconds: 21600 },
+  { suffix: '3d', long: '3d', short: '6h', factor: '1', severity: 'ticket', seconds: 259200 },
+];
+
+describe(SLO, () => {
+  const sloRules = rulesOf(SLO);
+  const sloAlerts = sloRules.filter(isAlert);
+  const byName = (name: string) => sloRules.filter((r) => r.record === name);
+
+  it('records each SLI, per region and overall, at every window, each rule over its own window only', () => {
+    const problems: string[] = [];
+    for (const sli of SLIS)
+      for (const level of ['region', 'all'])
+        for (const window of SLO_WINDOWS)
+          for (const name of [
+            `${level}:hpns_slo_${sli}_events:rate${window}`,
+            `${level}:hpns_slo_${sli}_errors:ratio_rate${window}`,
+          ]) {
+            const [rule, ...more] = byName(name);
+            if (rule === undefined || more.length > 0) problems.push(`${name}: ${more.length + 1} rules`);
+            const ranges = new Set([...(rule?.expr ?? '').matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]));
+            if (rule !== undefined && [...ranges].join() !== window)
+              problems.push(`${name}: ranges ${[...ranges]}`);
+          }
+    expect(problems).toEqual([]);
+    // Nothing else is recorded but the objectives.
+    expect(sloRules.filter((r) => r.record !== undefined).length).toBe(
+      SLIS.length * 2 * SLO_WINDOWS.length * 2 + 3,
+    );
+    // The 30-day range is costly: its group is evaluated once a minute, not at every evaluation.
+    const group = (ruleFiles.get(SLO) as RuleFile).groups.find((g) =>
+      g.rules.some((r) => r.record?.endsWith('30d')),
+    );
+    expect(group?.interval).toBe('1m');
+    expect(group?.rules.every((r) => r.record?.endsWith('rate30d'))).toBe(true);
+  });
+
+  it('places every send_push result as good, bad or outside the availability SLI, once', () => {
+    const help = catalog.get('hpns_ingress_requests_total')?.help ?? '';
+    const results = (/result \(([^)]*)\)/.exec(help)?.[1] ?? '').split(', ');
+    expect(results).toEqual(expect.arrayContaining(['ok', 'fail', 'unavailable', 'rate_limited']));
+    const matchers = (kind: string) =>
+      new Set(
+        sloRules
+          .filter((r) => new RegExp(`^[a-z]+:hpns_slo_availability_${kind}:`).test(r.record ?? ''))
+          .map((r) => /hpns_ingress_requests_total\{[^}]*result=~"([^"]+)"/.exec(r.expr)?.[1]),
+      );
+    const [valid, ...otherValid] = [...matchers('events')];
+    const [bad, ...otherBad] = [...matchers('errors')];
+    // One definition for every window and level.
+    expect([otherValid, otherBad]).toEqual([[], []]);
+    const validResults = (valid ?? '').split('|');
+    const badResults = (bad ?? '').split('|');
+    expect(badResults.sort()).toEqual(['fail', 'internal_error', 'unavailable']);
+    expect(validResults).toEqual(expect.arrayContaining(badResults));
+    expect(validResults.filter((r) => OUTSIDE_AVAILABILITY.includes(r))).toEqual([]);
+    // A result added to the ingress (its help lists them) must be placed before this passes.
+    expect([...validResults, ...OUTSIDE_AVAILABILITY].sort()).toEqual([...results].sort());
+    // Every availability rule reads send_push answers only.
+    for (const rule of sloRules.filter((r) => r.record?.includes('_availability_') && r.expr.includes('{')))
+      expect(rule.expr.match(/hpns_ingress_requests_total\{endpoint="send_push"/g)?.length).toBeGreaterThan(
+        0,
+      );
+  });
+
+  it('keeps the objectives in one place: recorded constants, read by every burn-rate alert', () => {
+    const objectives = byName('slo:hpns_slo_objective:ratio');
+    expect(objectives.map((r) => r.labels?.['slo']).sort()).toEqual(SLIS);
+    for (const rule of objectives) {
+      const value = Number(/^vector\(([0-9.]+)\)$/.exec(rule.expr)?.[1]);
+      expect(value).toBeGreaterThan(0.9);
+      expect(value).toBeLessThan(1);
+      // No alert repeats the number.
+      for (const alert of sloAlerts) expect(alert.expr).not.toContain(String(value));
+    }
+    expect(byName('slo:hpns_slo_error_budget:ratio').map((r) => r.expr)).toEqual([
+      '1 - slo:hpns_slo_objective:ratio',
+    ]);
+  });
+
+  it('pairs windows, factors, severities and the floor of each burn-rate alert as the workbook does', () => {
+    const expected = SLIS.flatMap((sli) => {
+      const Sli = `${sli[0]?.toUpperCase()}${sli.slice(1)}`;
+      return BURN_ALERTS.map((b) => `Hpns${Sli}BudgetBurn${b.suffix}`);
+    });
+    expect(sloAlerts.map((a) => a.alert).sort()).toEqual(expected.sort());
+    for (const alert of sloAlerts) {
+      const [, sli, suffix] = /^Hpns(\w+?)BudgetBurn(\w+)$/.exec(alert.alert) ?? [];
+      const slo = (sli ?? '').toLowerCase();
+      const b = BURN_ALERTS.find((x) => x.suffix === suffix);
+      // Availability over everything (its server errors have no region), latency per region.
+      const level = slo === 'availability' ? 'all' : 'region';
+      const burn = (window: string) =>
+        `(\n  ${level}:hpns_slo_${slo}_errors:ratio_rate${window}\n  / on () group_left ()\n` +
+        `  slo:hpns_slo_error_budget:ratio{slo="${slo}"}\n) > ${b?.factor}`;
+      const floor =
+        `${level}:hpns_slo_${slo}_errors:ratio_rate${b?.long} * ` +
+        `${level}:hpns_slo_${slo}_events:rate${b?.long} * ${b?.seconds} > 9.5`;
+      expect(`${alert.alert}:\n${alert.expr.trim()}`).toBe(
+        `${alert.alert}:\n${[burn(b?.long ?? ''), burn(b?.short ?? ''), floor].join('\nand\n')}`,
+      );
+      expect(`${alert.alert}: ${alert.labels?.['severity']} ${alert.labels?.['slo']}`).toBe(
+        `${alert.alert}: ${b?.severity} ${slo}`,
+      );
+    }
+  });
+});
+
+describe(`${RULE_FILES.join(', ')}: runbooks`, () => {
   const runbooks = read(RUNBOOKS);
   const anchors = markdownAnchors(runbooks);
 
@@ -254,12 +377,22 @@ describe(`${RULES}: runbooks`, () => {
     }
     expect([...rows.keys()].sort()).toEqual(alerts.map((a) => a.alert).sort());
   });
+
+  it('states the objectives that slo.yml records in the SLO section', () => {
+    const section = /\n## SLOs and error budget burn\n([\s\S]*?)\n## /.exec(runbooks)?.[1] ?? '';
+    for (const rule of rulesOf(SLO).filter((r) => r.record === 'slo:hpns_slo_objective:ratio')) {
+      const percent = Number((Number(/\(([0-9.]+)\)/.exec(rule.expr)?.[1]) * 100).toFixed(6));
+      expect(section).toContain(`${rule.labels?.['slo']}: ${percent} %`);
+    }
+  });
 });
 
-describe(`${RULES}: wiring`, () => {
-  it('is loaded by prometheus.yml, and mounted next to it in the compose Prometheus', () => {
+describe(`${RULE_FILES.join(', ')}: wiring`, () => {
+  const names = RULE_FILES.map((file) => posix.basename(file));
+
+  it('are loaded by prometheus.yml, and mounted next to it in the compose Prometheus', () => {
     const config = readYaml(join(root, 'infra/prometheus/prometheus.yml')) as { rule_files?: string[] };
-    expect(config.rule_files).toEqual(['alerts.yml']);
+    expect(config.rule_files).toEqual(names);
     const compose = readYaml(join(root, 'docker-compose.yml'), { merge: true }) as {
       services: Record<string, { command?: string[]; volumes?: string[] }>;
     };
@@ -268,27 +401,35 @@ describe(`${RULES}: wiring`, () => {
       ?.find((arg) => arg.startsWith('--config.file='))
       ?.slice('--config.file='.length);
     expect(configPath).toBeDefined();
-    expect(prometheus?.volumes).toContain(
-      `./infra/prometheus/alerts.yml:${posix.join(posix.dirname(configPath as string), 'alerts.yml')}:ro`,
-    );
+    for (const file of RULE_FILES)
+      expect(prometheus?.volumes).toContain(
+        `./${file}:${posix.join(posix.dirname(configPath as string), posix.basename(file))}:ro`,
+      );
   });
 
-  it('is the file the Helm chart renders (files/alerts.yml links to it)', () => {
-    expect(realpathSync(join(root, 'infra/helm/hpns/files/alerts.yml'))).toBe(
-      realpathSync(join(root, RULES)),
-    );
+  it('are the files the Helm chart renders (files/ links to each), in the same order', () => {
+    for (const file of RULE_FILES)
+      expect(realpathSync(join(root, 'infra/helm/hpns/files', posix.basename(file)))).toBe(
+        realpathSync(join(root, file)),
+      );
     const template = read('infra/helm/hpns/templates/prometheusrule.yaml');
-    expect(template).toContain('.Files.Get "files/alerts.yml"');
+    expect(template).toContain(`{{- range $name := list ${names.map((n) => `"${n}"`).join(' ')} }}`);
+    expect(template).toContain('$.Files.Get (printf "files/%s" $name)');
     expect(template).toMatch(/^\{\{- if \.Values\.prometheusRule\.enabled \}\}/);
   });
 });
 
-describe(RULE_TESTS.join(', '), () => {
-  const unitTests = RULE_TESTS.map((file) => readYaml(join(root, file)) as RuleTests);
+describe.each(RULE_FILES)('%s: unit tests', (file) => {
+  const unitTests = (RULE_TESTS[file] ?? []).map((test) => readYaml(join(root, test)) as RuleTests);
   const cases = unitTests.flatMap((u) => u.tests.flatMap((t) => t.alert_rule_test ?? []));
+  const alerts = rulesOf(file).filter(isAlert);
 
-  it('test alerts.yml', () => {
-    for (const u of unitTests) expect(u.rule_files).toEqual(['alerts.yml']);
+  it('test that file', () => {
+    expect(unitTests.length).toBeGreaterThan(0);
+    for (const u of unitTests) expect(u.rule_files).toEqual([posix.basename(file)]);
+    // promtool evaluates groups in random order unless given one: if given, every group in the file's order.
+    const groups = (ruleFiles.get(file) as RuleFile).groups.map((g) => g.name);
+    for (const u of unitTests) expect(u.group_eval_order ?? groups).toEqual(groups);
   });
 
   it('has, for every alert, a case where it fires and one where it does not', () => {
@@ -304,49 +445,65 @@ describe(RULE_TESTS.join(', '), () => {
 });
 
 const hasPromtool = optionalTool('promtool', ['--version'], 'apt-get install prometheus');
-(hasPromtool ? describe : describe.skip)(`promtool: ${RULES}`, () => {
+(hasPromtool ? describe : describe.skip)(`promtool: ${RULE_FILES.join(', ')}`, () => {
   const promtool = (...args: string[]) => spawnSync('promtool', args, { cwd: root, encoding: 'utf8' });
 
-  it('check rules: accepts the rules', () => {
-    const run = promtool('check', 'rules', RULES);
+  it.each(RULE_FILES)('check rules: accepts %s', (file) => {
+    const run = promtool('check', 'rules', file);
     expect(`${run.status} ${run.stdout}${run.stderr}`).toMatch(
-      new RegExp(`^0 .*SUCCESS: ${rules.length} rules found`, 's'),
+      new RegExp(`^0 .*SUCCESS: ${rulesOf(file).length} rules found`, 's'),
     );
   });
 
-  it('test rules: every unit test passes', () => {
-    const run = promtool('test', 'rules', ...RULE_TESTS);
-    expect(`${run.status} ${run.stdout}${run.stderr}`).toMatch(/^0 .*SUCCESS/s);
-    expect(`${run.stdout}${run.stderr}`).not.toMatch(/FAILED/);
-  }, 60_000);
+  it.each(RULE_FILES)(
+    'test rules: every unit test of %s passes',
+    (file) => {
+      const run = promtool('test', 'rules', ...(RULE_TESTS[file] ?? []));
+      expect(`${run.status} ${run.stdout}${run.stderr}`).toMatch(/^0 .*SUCCESS/s);
+      expect(`${run.stdout}${run.stderr}`).not.toMatch(/FAILED/);
+    },
+    60_000,
+  );
 
-  it('test rules: fails on a copy of the rules with a threshold changed', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hpns-alerts-'));
-    try {
-      const broken = read(RULES).replace(
-        'max by (region, queue) (hpns_queue_oldest_waiting_seconds) > 120',
-        'max by (region, queue) (hpns_queue_oldest_waiting_seconds) > 300',
-      );
-      expect(broken).not.toBe(read(RULES));
-      writeFileSync(join(dir, 'alerts.yml'), broken);
-      // Only the unit tests of that alert, to keep it quick.
-      const unitTests = readYaml(join(root, RULE_TESTS[0] as string)) as RuleTests;
-      unitTests.tests = unitTests.tests.filter((t) =>
-        (t.alert_rule_test ?? []).some((c) => c.alertname === 'HpnsQueueOldestWaitingHigh'),
-      );
-      expect(unitTests.tests.length).toBeGreaterThan(0);
-      writeFileSync(join(dir, 'alerts.test.yml'), stringify(unitTests));
-      const run = spawnSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: dir, encoding: 'utf8' });
-      expect(run.status).not.toBe(0);
-      expect(`${run.stdout}${run.stderr}`).toMatch(/FAILED[\s\S]*HpnsQueueOldestWaitingHigh/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
+  // A threshold changed in a copy of the rules: the unit tests of that alert (only those, to keep it quick)
+  // must fail.
+  it.each([
+    {
+      file: ALERTS,
+      alert: 'HpnsQueueOldestWaitingHigh',
+      from: 'max by (region, queue) (hpns_queue_oldest_waiting_seconds) > 120',
+      to: 'max by (region, queue) (hpns_queue_oldest_waiting_seconds) > 300',
+    },
+    // Every 14.4 of the 1 h pages: both windows' factor.
+    { file: SLO, alert: 'HpnsAvailabilityBudgetBurn1h', from: /\) > 14\.4\n/g, to: ') > 25\n' },
+  ])(
+    'test rules: fails on a copy of $file with a threshold of $alert changed',
+    ({ file, alert, from, to }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'hpns-alerts-'));
+      try {
+        const broken = read(file).replace(from, to);
+        expect(broken).not.toBe(read(file));
+        const name = posix.basename(file);
+        writeFileSync(join(dir, name), broken);
+        const unitTests = readYaml(join(root, RULE_TESTS[file]?.[0] as string)) as RuleTests;
+        unitTests.tests = unitTests.tests.filter((t) =>
+          (t.alert_rule_test ?? []).some((c) => c.alertname === alert && (c.exp_alerts ?? []).length > 0),
+        );
+        expect(unitTests.tests.length).toBeGreaterThan(0);
+        writeFileSync(join(dir, 'unit.test.yml'), stringify(unitTests));
+        const run = spawnSync('promtool', ['test', 'rules', 'unit.test.yml'], { cwd: dir, encoding: 'utf8' });
+        expect(run.status).not.toBe(0);
+        expect(`${run.stdout}${run.stderr}`).toMatch(new RegExp(`FAILED[\\s\\S]*${alert}`));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });
 
 const hasHelm = optionalTool('helm', ['version'], 'see docs/deployment.md, "Validation"');
-(hasHelm ? describe : describe.skip)(`helm: ${RULES} as a PrometheusRule`, () => {
+(hasHelm ? describe : describe.skip)(`helm: ${RULE_FILES.join(', ')} as a PrometheusRule`, () => {
   const chart = join(root, 'infra/helm/hpns');
   const region = readYaml(join(chart, 'values-de.yaml')) as { providers: { apple: unknown[] } };
   const appleIds = region.providers.apple.flatMap((_, i) => [
@@ -376,7 +533,7 @@ const hasHelm = optionalTool('helm', ['version'], 'see docs/deployment.md, "Vali
     expect(readYamlStream(run.stdout).filter((d) => d['kind'] === 'PrometheusRule')).toEqual([]);
   });
 
-  it('renders the groups of alerts.yml unchanged with prometheusRule.enabled=true', () => {
+  it('renders the groups of alerts.yml and slo.yml unchanged with prometheusRule.enabled=true', () => {
     const run = render('prometheusRule.enabled=true', 'prometheusRule.labels.release=kube-prometheus-stack');
     expect(`${run.status} ${run.stderr.includes('Error') ? run.stderr : ''}`).toBe('0 ');
     const [rule, ...more] = readYamlStream(run.stdout).filter((d) => d['kind'] === 'PrometheusRule');
@@ -390,7 +547,9 @@ const hasHelm = optionalTool('helm', ['version'], 'see docs/deployment.md, "Vali
         }),
       }),
     );
-    expect((rule?.['spec'] as RuleFile).groups).toEqual(ruleFile.groups);
+    expect((rule?.['spec'] as RuleFile).groups).toEqual(
+      RULE_FILES.flatMap((file) => (ruleFiles.get(file) as RuleFile).groups),
+    );
   });
 
   it('lints with the PrometheusRule (--strict)', () => {

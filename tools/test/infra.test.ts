@@ -12,7 +12,13 @@ import {
   parseDockerfile,
   readYaml,
 } from '../src/infra-files';
-import { promqlProblems, readMetricCatalog } from '../src/metric-catalog';
+import {
+  type PrometheusRule,
+  promqlMetricNames,
+  promqlProblems,
+  readMetricCatalog,
+  recordedSeries,
+} from '../src/metric-catalog';
 import { fakeSecret, filesFrom, optionalTool, simulatorProxyConfig } from './infra-fixtures';
 
 /**
@@ -328,6 +334,16 @@ describe('infra/grafana', () => {
     f.endsWith('.json'),
   );
   const catalog = readMetricCatalog(root);
+  // Panels may read the series the rules record (the SLOs' SLIs and objectives), with the labels they keep.
+  const ruleFiles = (readYaml(join(root, 'infra/prometheus/prometheus.yml')) as { rule_files: string[] })
+    .rule_files;
+  const recorded = recordedSeries(
+    ruleFiles.flatMap((file) =>
+      (
+        readYaml(join(root, 'infra/prometheus', file)) as { groups: { rules: PrometheusRule[] }[] }
+      ).groups.flatMap((g) => g.rules),
+    ),
+  );
 
   it('provisions the compose Prometheus as datasource and loads the dashboards from their mount', () => {
     expect(datasources.datasources).toEqual([
@@ -361,7 +377,11 @@ describe('infra/grafana', () => {
     for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
       expect(panel.datasource?.uid).toBe('${datasource}');
       for (const target of panel.targets ?? []) {
-        problems.push(...promqlProblems(target.expr, catalog).map((p) => `${panel.title}: ${p}`));
+        problems.push(...promqlProblems(target.expr, catalog, recorded).map((p) => `${panel.title}: ${p}`));
+        // A name with a colon is a recorded series: one that a rule file records.
+        for (const name of promqlMetricNames(target.expr))
+          if (name.includes(':') && !recorded.has(name))
+            problems.push(`${panel.title}: no rule records ${name}`);
       }
     }
     expect(problems).toEqual([]);
@@ -381,6 +401,23 @@ describe('infra/grafana', () => {
     ]) {
       expect(exprs).toContain(metric);
     }
+  });
+
+  it('shows each SLO: its SLI over 30 days against the objective, the error budget left, the burn rates', () => {
+    const exprs = dashboardFiles.map((f) => read(`infra/grafana/dashboards/${f}`)).join('\n');
+    for (const sli of ['availability', 'latency'])
+      for (const series of [
+        `slo:hpns_slo_objective:ratio{slo=\\"${sli}\\"}`,
+        `slo:hpns_slo_error_budget:ratio{slo=\\"${sli}\\"}`,
+        `hpns_slo_${sli}_errors:ratio_rate30d`,
+        `hpns_slo_${sli}_errors:ratio_rate1h`,
+        `hpns_slo_${sli}_errors:ratio_rate6h`,
+        `hpns_slo_${sli}_errors:ratio_rate3d`,
+      ])
+        expect(exprs).toContain(series);
+    expect(
+      promqlProblems('region:hpns_slo_latency_errors:ratio_rate30d{provider="apns"}', catalog, recorded),
+    ).toEqual(['region:hpns_slo_latency_errors:ratio_rate30d has no label provider']);
   });
 
   it('flags a query on a metric or label that does not exist', () => {
