@@ -300,6 +300,9 @@ async function main() {
   console.log(`  curl -s -X POST http://127.0.0.1:${port}/us/api/v1/send_push -d '${body('apple_rn-v2')}'`);
   console.log(`  curl -s -X POST http://127.0.0.1:${port}/de/api/v1/send_push -d '${body('android_rn-v2')}'`);
   console.log(
+    `  (no prefix, as a Mattermost server set to http://localhost:${port} sends: us, HPNS_DEFAULT_REGION)`,
+  );
+  console.log(
     `\nWhat the simulators received: curl -s ${sims.controlUrl}/apns/requests  |  ${sims.controlUrl}/fcm/requests`,
   );
   console.log('Ctrl-C stops everything.\n');
