@@ -25,6 +25,13 @@ export {
 export { createLatencySampler, createRng, type LatencyProfile, type Rng } from './random';
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
 export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';
+export {
+  parseClusterNodes,
+  startTestRedisCluster,
+  TestRedisCluster,
+  type ClusterNode,
+  type TestRedisClusterOptions,
+} from './redis/redis-cluster';
 export { ApnsSimulator, createApnsSimulator } from './apns/apns-simulator';
 export { addApnsControlRoutes } from './apns/control-routes';
 export { type ApnsCapturedRequest, type ApnsCounters, type ApnsRequestOutcome } from './apns/counters';
