@@ -8,7 +8,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { encodePushResponse, type PushResponse } from '@hpns/protocol';
-import { bearerMatches, sendUnauthorized, type Logger, type Registry, type Secret } from '@hpns/runtime';
+import {
+  bearerMatches,
+  sendMetrics,
+  sendUnauthorized,
+  type Logger,
+  type Registry,
+  type Secret,
+} from '@hpns/runtime';
 import { clientAddress, type ClientAddressOptions } from './client-address';
 import { type ListenerMode } from './entitlement';
 import { type IngressMetrics } from './ingress-metrics';
@@ -254,19 +261,10 @@ export class IngressServer {
       sendUnauthorized(res, head);
       return;
     }
-    registry.metrics().then(
-      (text) => {
-        res.writeHead(200, {
-          'content-type': registry.contentType,
-          'content-length': Buffer.byteLength(text),
-        });
-        res.end(head ? undefined : text);
-      },
-      (err: unknown) => {
-        this.#options.logger.error({ event: 'api.metrics_failed', err }, 'metrics failed');
-        res.destroy();
-      },
-    );
+    sendMetrics(res, registry, head).catch((err: unknown) => {
+      this.#options.logger.error({ event: 'api.metrics_failed', err }, 'metrics failed');
+      res.destroy();
+    });
   }
 
   /** The caller's address, only where it is counted (free-tier listeners). */

@@ -43,6 +43,13 @@ export function bearerMatches(header: string | undefined, token: Secret<string>)
   return timingSafeEqual(digest(match?.[1] ?? ''), digest(token.reveal())) && match !== null;
 }
 
+/** Answers with the registry's metrics in the Prometheus text format (no body for HEAD). */
+export async function sendMetrics(res: ServerResponse, registry: Registry, head: boolean): Promise<void> {
+  const text = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(head ? undefined : text);
+}
+
 /** The answer to an admin request without the right token. */
 export function sendUnauthorized(res: ServerResponse, head: boolean): void {
   const text = '{"error":"unauthorized: this route needs Authorization: Bearer <admin token>"}\n';
@@ -170,12 +177,7 @@ export class AdminServer {
       sendUnauthorized(res, head);
       return;
     }
-    const text = await this.#options.registry.metrics();
-    res.writeHead(200, {
-      'content-type': this.#options.registry.contentType,
-      'content-length': Buffer.byteLength(text),
-    });
-    res.end(head ? undefined : text);
+    await sendMetrics(res, this.#options.registry, head);
   }
 
   /** Stops accepting connections, ends idle keep-alive connections and waits for open requests to finish. */

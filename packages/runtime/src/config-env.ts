@@ -100,6 +100,11 @@ export function parseBoolSetting(issues: ConfigIssues, name: string, text: strin
   return undefined;
 }
 
+/** An HTTP field name (RFC 9110 §5.1: a token), at most 64 characters. */
+export function isHeaderName(text: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(text);
+}
+
 /** Checks `host:port`, `:port` or `[v6]:port`; returns a problem text or undefined. */
 export function listenAddressProblem(name: string, value: string): string | undefined {
   const match = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(value);

@@ -1,5 +1,6 @@
 import { isRegionName, type Region } from '@hpns/protocol';
 import {
+  isHeaderName,
   listenAddressProblem,
   parseBoolSetting,
   parseIntSetting,
@@ -278,8 +279,7 @@ export function readServiceSettings(
     );
   }
   const addressHeader = setting('HPNS_CLIENT_ADDRESS_HEADER');
-  // An HTTP field name (RFC 9110 §5.1: a token).
-  if (addressHeader !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(addressHeader)) {
+  if (addressHeader !== undefined && !isHeaderName(addressHeader)) {
     issues.problems.push(
       `HPNS_CLIENT_ADDRESS_HEADER: ${JSON.stringify(addressHeader)} is not an HTTP header name`,
     );
@@ -298,11 +298,16 @@ export function readServiceSettings(
     return text === undefined ? false : (parseBoolSetting(issues, name, text) ?? false);
   };
   const tokenText = setting('HPNS_ADMIN_TOKEN')?.trim();
-  if (tokenText !== undefined && tokenText.length < 16) {
-    issues.problems.push('HPNS_ADMIN_TOKEN must be at least 16 characters'); // the value is not echoed
-  } else if (tokenText !== undefined && !/^[\x21-\x7e]+$/.test(tokenText)) {
-    issues.problems.push('HPNS_ADMIN_TOKEN must be printable ASCII without spaces');
-  }
+  // The value is never echoed.
+  const tokenProblem =
+    tokenText === undefined
+      ? undefined
+      : tokenText.length < 16
+        ? 'HPNS_ADMIN_TOKEN must be at least 16 characters'
+        : !/^[\x21-\x7e]+$/.test(tokenText)
+          ? 'HPNS_ADMIN_TOKEN must be printable ASCII without spaces'
+          : undefined;
+  if (tokenProblem !== undefined) issues.problems.push(tokenProblem);
   const httpsUrl = (name: string) => {
     const text = setting(name);
     if (text === undefined) return undefined;
@@ -352,10 +357,7 @@ export function readServiceSettings(
         : undefined,
     },
     admin: {
-      token:
-        tokenText !== undefined && tokenText.length >= 16 && /^[\x21-\x7e]+$/.test(tokenText)
-          ? new Secret(tokenText)
-          : undefined,
+      token: tokenText !== undefined && tokenProblem === undefined ? new Secret(tokenText) : undefined,
       allowUnauthenticated: bool('HPNS_ADMIN_ALLOW_UNAUTHENTICATED'),
     },
     deadLetters: { holdContent: bool('HPNS_DEAD_LETTER_HOLD_CONTENT') },

@@ -1,5 +1,6 @@
 import { HpnsError, isRegionName, type Region } from '@hpns/protocol';
 import {
+  isHeaderName,
   listenAddressProblem,
   parseBoolSetting,
   parseIntSetting,
@@ -358,7 +359,7 @@ export function loadConfig(
   const varyBy = setting('HPNS_THROTTLE_VARY_BY_HEADER') ?? file.ThrottleVaryByHeader;
 
   const varyByHeaders = varyBy.split(' ').filter((h) => h !== '');
-  const badHeader = varyByHeaders.find((h) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(h));
+  const badHeader = varyByHeaders.find((h) => !isHeaderName(h));
   if (badHeader !== undefined)
     issues.problems.push(
       `ThrottleVaryByHeader: ${JSON.stringify(badHeader)} is not an HTTP header name (names are separated by spaces)`,
@@ -404,9 +405,9 @@ export function loadConfig(
 
   // The admin routes tell a lot about the service (queue depths, targets, errors): off loopback, only with a
   // token, or when the operator says so explicitly (a private network with its own controls).
-  const tokenGiven = Boolean(env['HPNS_ADMIN_TOKEN'] || env['HPNS_ADMIN_TOKEN_FILE']); // unreadable: said above
+  // A token that was given but is unreadable or malformed is a problem reported already.
+  const tokenGiven = Boolean(env['HPNS_ADMIN_TOKEN'] || env['HPNS_ADMIN_TOKEN_FILE']);
   if (
-    service.admin.token === undefined &&
     !tokenGiven &&
     !service.admin.allowUnauthenticated &&
     listenAddressProblem('HPNS_ADMIN_LISTEN_ADDRESS', adminListenAddress) === undefined &&
@@ -417,12 +418,7 @@ export function loadConfig(
         'set a token (every admin route but /healthz then needs it), bind 127.0.0.1, or set HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',
     );
   }
-  if (
-    enableMetrics &&
-    service.admin.token === undefined &&
-    !tokenGiven &&
-    !service.admin.allowUnauthenticated
-  ) {
+  if (enableMetrics && !tokenGiven && !service.admin.allowUnauthenticated) {
     issues.problems.push(
       'EnableMetrics (HPNS_ENABLE_METRICS) serves /metrics on the API listener, which callers reach: set HPNS_ADMIN_TOKEN_FILE ' +
         '(the route then needs it) or HPNS_ADMIN_ALLOW_UNAUTHENTICATED=true',

@@ -2,6 +2,7 @@ export {
   AdminServer,
   bearerMatches,
   createAdminServer,
+  sendMetrics,
   sendUnauthorized,
   type AdminServerOptions,
   type ReadinessCheck,
