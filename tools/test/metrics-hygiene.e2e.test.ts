@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
-import { startLocalStack, type LocalStack, type StackReady } from './local-stack';
+import { startLocalStack, type LocalStack, type StackReady } from '@hpns/loadtest';
 
 /**
  * What /metrics gives away. The local stack (scripts/start.mjs) runs on two Redis servers with passwords and
@@ -33,9 +33,9 @@ beforeAll(async () => {
     await setPassword(server.port, password);
     urls[`REDIS_URL_${region.toUpperCase()}`] = server.url.replace('redis://', `redis://:${password}@`);
   }
-  stack = await startLocalStack(join(dir, 'state'), {
-    ...urls,
-    HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
+  stack = await startLocalStack({
+    noBuild: true,
+    env: { ...process.env, ...urls, HPNS_LOG_LEVEL: 'warn', HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token') },
   });
   ready = stack.ready;
 }, 120_000);

@@ -9,7 +9,7 @@ import { freePort } from '@hpns/testkit';
 import { readYaml } from '../src/infra-files';
 import { promqlMetricNames } from '../src/metric-catalog';
 import { optionalTool } from './infra-fixtures';
-import { startLocalStack, type LocalStack, type StackReady } from './local-stack';
+import { startLocalStack, type LocalStack, type StackReady } from '@hpns/loadtest';
 
 /**
  * The dashboard and the rules proven on a real Prometheus (Debian's `prometheus`, which .ci/run installs). The
@@ -140,14 +140,18 @@ async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hpns-prometheus-e2e-'));
     writeFileSync(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
-    stack = await startLocalStack(join(dir, 'state'), {
-      HPNS_LOG_LEVEL: 'error',
-      HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
-      // Quick retries and a circuit that opens and probes within the test.
-      HPNS_WORKER_RETRY_BASE_MS: '200',
-      HPNS_WORKER_RETRY_MAX_MS: '1000',
-      HPNS_WORKER_CIRCUIT_OPEN_MS: '1000',
-      HPNS_WAIT_MS: '500',
+    stack = await startLocalStack({
+      noBuild: true,
+      env: {
+        ...process.env,
+        HPNS_LOG_LEVEL: 'error',
+        HPNS_ADMIN_TOKEN_FILE: join(dir, 'admin-token'),
+        // Quick retries and a circuit that opens and probes within the test.
+        HPNS_WORKER_RETRY_BASE_MS: '200',
+        HPNS_WORKER_RETRY_MAX_MS: '1000',
+        HPNS_WORKER_CIRCUIT_OPEN_MS: '1000',
+        HPNS_WAIT_MS: '500',
+      },
     });
     ready = stack.ready;
     const promPort = await freePort();

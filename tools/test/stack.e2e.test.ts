@@ -1,9 +1,5 @@
-import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalStack, type StackReady } from './local-stack';
+import { startLocalStack, type LocalStack, type StackReady } from '@hpns/loadtest';
 
 /**
  * The whole local stack as `npm start` runs it (random ports): two Redis servers, the simulators, one ingress,
@@ -48,30 +44,17 @@ const KINDS: Record<string, Record<string, unknown>> = {
 };
 
 describe('npm start (the local two-region stack)', () => {
-  let child: ChildProcess;
+  let stack: LocalStack | undefined;
   let ready: StackReady;
-  let state: string;
 
   beforeAll(async () => {
-    state = mkdtempSync(join(tmpdir(), 'hpns-stack-'));
-    const stack = await startLocalStack(state);
-    child = stack.child;
+    stack = await startLocalStack({ noBuild: true, env: { ...process.env, HPNS_LOG_LEVEL: 'warn' } });
     ready = stack.ready;
   }, 180_000);
 
-  afterAll(async () => {
-    // Stop the stack through the script (SIGTERM), which stops its children in order; only if that fails, kill
-    // each child by the pid it reported, so that a failing test never leaves a stack behind.
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    for (const pid of Object.values(ready?.pids ?? {})) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    rmSync(state, { recursive: true, force: true });
-  }, 60_000);
+  // After a failed test: stopped through the script (SIGTERM), or killed pid by pid if that does not work, so
+  // that no stack is left behind. (The test itself stops it with SIGINT, as a Ctrl-C.)
+  afterAll(() => stack?.stop(), 60_000);
 
   it('delivers one push of each kind to each region through the simulators, then stops cleanly on SIGINT', async () => {
     const sent: { region: string; kind: string; platform: string; token: string }[] = [];
@@ -146,11 +129,7 @@ describe('npm start (the local two-region stack)', () => {
       /^hpns_ingress_requests_total\{[^}]*result="ok"[^}]*region="de"[^}]*\} \d+/m,
     );
 
-    const exited = new Promise<number | null>((resolveExit) =>
-      child.once('exit', (code) => resolveExit(code)),
-    );
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await stack!.stop('SIGINT')).toBe(0);
     for (const [name, pid] of Object.entries(ready.pids))
       expect(`${name} alive: ${alive(pid)}`).toBe(`${name} alive: false`);
   }, 120_000);

@@ -17,5 +17,5 @@ export { buildResult, checkSlo, parseSlo, type LoadResult } from './result';
 export { classify, runLoad, type LoadModel, type RunOptions, type RunOutcome, type Target } from './runner';
 export { ArrivalSchedule, parseDuration, parseStages, type Stage } from './schedule';
 export { MetricsScraper, parseMetrics } from './scrape';
-export { startLocalStack, StackError, type LocalStack, type StackOptions } from './stack';
+export { startLocalStack, StackError, type LocalStack, type StackOptions, type StackReady } from './stack';
 export { parseTarget, UsageError } from './target';

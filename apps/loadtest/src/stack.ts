@@ -16,7 +16,13 @@ export interface LocalStack {
   control: string;
   metrics: string[];
   pids: Record<string, number>;
-  stop(): Promise<void>;
+  /** Everything start.mjs reported when ready (admin URLs, Redis URLs, pids). */
+  ready: StackReady;
+  /**
+   * Stops the stack: `signal` to start.mjs (SIGTERM by default; SIGINT is a Ctrl-C), which stops its children
+   * in order; SIGKILL to all of them if it has not exited within 45 s. Resolves with start.mjs's exit code.
+   */
+  stop(signal?: 'SIGTERM' | 'SIGINT'): Promise<number | null>;
 }
 
 export interface StackOptions {
@@ -33,11 +39,13 @@ export interface StackOptions {
 
 export class StackError extends Error {}
 
-interface StackReady {
+/** What scripts/start.mjs prints once the stack is up (`{"event":"stack.ready",…}`). */
+export interface StackReady {
   ingress: string;
   ingressAdmin: string;
   workerAdmin: Record<string, string>;
   simulators: { controlUrl: string };
+  redis: Record<string, string>;
   pids: Record<string, number>;
 }
 
@@ -109,12 +117,12 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }
-  const stop = async () => {
+  const stop = async (signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM') => {
     process.off('exit', onExit);
     let killed = child.signalCode === 'SIGKILL';
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      child.kill(signal);
       const timer = setTimeout(() => {
         killed = true;
         child.kill('SIGKILL');
@@ -132,6 +140,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
         }
       }
     rmSync(stateDir, { recursive: true, force: true });
+    return child.exitCode;
   };
   return {
     target: ready.ingress,
@@ -141,6 +150,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       ...Object.values(ready.workerAdmin).map((u) => `${u}/metrics`),
     ],
     pids: ready.pids,
+    ready,
     stop,
   };
 }
