@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { HpnsError, type Region } from '@hpns/protocol';
 import {
   createPayloadCipher,
@@ -50,7 +50,7 @@ export class AdminSession {
   readonly regions: readonly Region[];
   readonly #redis: Readonly<Record<string, RedisRegionConfig>>;
   readonly #options: AdminSessionOptions;
-  readonly #connections = new Map<Region, Redis>();
+  readonly #connections = new Map<Region, RedisConnection>();
   #keys: ServiceKeys | undefined;
 
   /**
@@ -69,17 +69,23 @@ export class AdminSession {
     this.#redis = redis;
   }
 
+  /** The queue shards per provider of a region (HPNS_QUEUE_SHARDS), as its services have them. */
+  shards(region: Region): number {
+    return this.#redis[region]?.shards ?? 1;
+  }
+
   /**
    * A ready connection to the region's Redis (fail-fast: a command that cannot reach Redis fails at once).
    * @throws HpnsError HPNS_REDIS_UNAVAILABLE naming the region and its URL (without the password).
    */
-  async redis(region: Region): Promise<Redis> {
+  async redis(region: Region): Promise<RedisConnection> {
     const open = this.#connections.get(region);
     if (open !== undefined) return open;
     const settings = this.#redis[region];
     if (settings === undefined) throw new HpnsError('HPNS_REGION_INVALID', `region ${region} has no Redis`);
     const connection = createProducerConnection({
       url: settings.url.reveal(),
+      cluster: settings.cluster,
       ca: settings.caPem,
       connectionName: CLI_CONNECTION_NAME,
       // disconnect() ends only connections that never became ready (close()): ioredis would wait 2 s for a

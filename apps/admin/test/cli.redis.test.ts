@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type Region } from '@hpns/protocol';
 import {
   addEnvelope,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type PushResponse, type Region } from '@hpns/protocol';
 import {
   createOutcomeListener,

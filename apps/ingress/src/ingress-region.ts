@@ -1,10 +1,10 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { type Region } from '@hpns/protocol';
 import {
   AckTracker,
   createOutcomeListener,
   createProducerConnection,
-  createWorkerConnection,
+  createSubscriberConnection,
   DeadTokenCache,
   FinalOutcomes,
   IdempotencyStore,
@@ -22,6 +22,8 @@ import { type RegionBinding } from './push-api';
 export interface IngressRegionOptions {
   region: Region;
   redisUrl: string;
+  /** A Redis Cluster even with one seed URL (HPNS_REDIS_CLUSTER_<REGION>); a seed list is one anyway. */
+  redisCluster?: boolean;
   redisCaPem?: string;
   /** This ingress process's id: its outcome channel and its connection names. */
   instanceId: string;
@@ -29,7 +31,7 @@ export interface IngressRegionOptions {
   hasher: KeyedHasher;
   logger: Logger;
   /** Envelope format and group-commit limits (PushProducerOptions). */
-  producer?: Pick<PushProducerOptions, 'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes'>;
+  producer?: Pick<PushProducerOptions, 'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes' | 'shards'>;
   /** How long to wait for Redis at start. Default 30 s. */
   readyTimeoutMs?: number;
 }
@@ -49,12 +51,12 @@ export class IngressRegion implements RegionBinding {
   readonly acks: AckTracker;
   readonly idempotency: IdempotencyStore;
   /** The fail-fast connection of the per-request lookups (tenants, rate limits, dead tokens, acks). */
-  readonly lookups: Redis;
-  readonly #connections: Redis[];
+  readonly lookups: RedisConnection;
+  readonly #connections: RedisConnection[];
 
   private constructor(
     options: IngressRegionOptions,
-    connections: { producer: Redis; lookups: Redis; subscriber: Redis },
+    connections: { producer: RedisConnection; lookups: RedisConnection; subscriber: RedisConnection },
     outcomes: OutcomeListener,
   ) {
     const { region, hasher } = options;
@@ -81,6 +83,7 @@ export class IngressRegion implements RegionBinding {
     const connect = (create: typeof createProducerConnection, role: string) => {
       const connection = create({
         url: options.redisUrl,
+        ...(options.redisCluster === undefined ? {} : { cluster: options.redisCluster }),
         ca: options.redisCaPem,
         connectionName: `hpns-ingress-${role}${region}-${instanceId}`,
       });
@@ -97,7 +100,7 @@ export class IngressRegion implements RegionBinding {
     // connection, and ioredis copies every one of them into each pipeline made on it (about 50 µs, against 5 µs
     // on a plain connection): the auto-pipeline of these small commands would pay that on every turn.
     const lookups = connect(createProducerConnection, 'lookup-');
-    const subscriber = connect(createWorkerConnection, 'sub-');
+    const subscriber = connect(createSubscriberConnection, 'sub-');
     const all = [producer, lookups, subscriber];
     try {
       const timeout = options.readyTimeoutMs ?? 30_000;

@@ -87,12 +87,13 @@ export async function main(): Promise<void> {
         await IngressRegion.open({
           region,
           redisUrl: config.redis[region]?.url.reveal() as string,
+          redisCluster: config.redis[region]?.cluster ?? false,
           redisCaPem: config.redis[region]?.caPem,
           instanceId,
           cipher,
           hasher,
           logger,
-          producer: { format: config.sealedJobFormat },
+          producer: { format: config.sealedJobFormat, shards: config.redis[region]?.shards ?? 1 },
         }),
       );
     }

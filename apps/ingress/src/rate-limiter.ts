@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { HpnsError, type Region } from '@hpns/protocol';
 import { rateLimitKey, redisCall, type KeyedHasher, type RateScope } from '@hpns/queue';
 import { type RateBucket, type RateLimiter } from './entitlement';
@@ -26,7 +26,7 @@ return 1`;
 
 export interface RedisRateLimiterOptions {
   /** The Redis of each region a bucket may live in. */
-  connections: ReadonlyMap<Region, Redis>;
+  connections: ReadonlyMap<Region, RedisConnection>;
   /** Hashes what a bucket counts (server id, caller address): no raw caller-chosen string in a Redis key. */
   hasher: KeyedHasher;
 }

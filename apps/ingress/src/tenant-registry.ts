@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { isRegionName, type Region } from '@hpns/protocol';
 import { redisCall, TENANTS_KEY, type KeyedHasher } from '@hpns/queue';
 import { type Tenant, type TenantLookup } from './entitlement';
@@ -9,7 +9,7 @@ export interface RedisTenantRegistryOptions {
    * The Redis of each region this ingress serves. A tenant's record lives in its home region's Redis (data
    * residency: a German customer's registration stays in Germany), so every one is asked.
    */
-  connections: ReadonlyMap<Region, Redis>;
+  connections: ReadonlyMap<Region, RedisConnection>;
   /** Keys the in-memory caches by a hash of the server id, never by the id a caller sent. */
   hasher: KeyedHasher;
   /** How long a found tenant is cached, in ms. Default 60000. */
@@ -45,7 +45,7 @@ export function parseTenant(serverId: string, text: string): Tenant | undefined 
  * region. A copy in another region's Redis is read only as a pointer to the home region (to tell a server that
  * it called the wrong region's endpoint), and only where no record of the home region is found.
  */
-export async function registerTenant(connection: Redis, tenant: Tenant): Promise<void> {
+export async function registerTenant(connection: RedisConnection, tenant: Tenant): Promise<void> {
   const { serverId, ...rest } = tenant;
   await connection.hset(TENANTS_KEY, serverId, JSON.stringify(rest));
 }

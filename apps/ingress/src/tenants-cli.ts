@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { ID_MAX_LENGTH, isBoundedId, isRegionName, type Region } from '@hpns/protocol';
 import { createProducerConnection, TENANTS_KEY, waitForReady } from '@hpns/queue';
 import { loadRedisConfig, nodeConfigFiles, type ConfigEnv, type ConfigFiles } from '@hpns/runtime';
@@ -37,7 +37,7 @@ export interface CliIo {
 class UsageError extends Error {}
 
 /** Each region's Redis; `ready()` waits until all are reachable (called once the command line is checked). */
-type Stores = Map<Region, Redis> & { ready: () => Promise<void> };
+type Stores = Map<Region, RedisConnection> & { ready: () => Promise<void> };
 
 function regionArg(value: string | undefined, regions: readonly Region[], option: string): Region {
   if (value === undefined) throw new UsageError(`${option} is required`);
@@ -75,8 +75,8 @@ async function add(stores: Stores, regions: readonly Region[], args: string[], i
   if (pointers.includes(home)) throw new UsageError('--pointer-in names the home region itself');
   const tenant: Tenant = { serverId, tier: values.tier, homeRegion: home, ratePerSec: rate };
   await stores.ready();
-  await registerTenant(stores.get(home) as Redis, tenant);
-  for (const region of pointers) await registerTenant(stores.get(region) as Redis, tenant);
+  await registerTenant(stores.get(home) as RedisConnection, tenant);
+  for (const region of pointers) await registerTenant(stores.get(region) as RedisConnection, tenant);
   // The registration is the whole truth: a record left in another region (an old home after a move, a stale
   // pointer with an old tier) would still be read by the ingress, so it goes.
   const dropped: Region[] = [];
@@ -193,6 +193,7 @@ export async function runTenantsCli(
       if (settings === undefined) continue;
       const connection = createProducerConnection({
         url: settings.url.reveal(),
+        cluster: settings.cluster,
         ca: settings.caPem,
         connectionName: 'hpns-tenants-cli',
       });

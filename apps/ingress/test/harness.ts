@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type PushJob, type PushResponse, type Region } from '@hpns/protocol';
 import {
   createPayloadCipher,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { isHpnsError, type Region } from '@hpns/protocol';
 import { createProducerConnection, keyedHasher, type RateScope } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';

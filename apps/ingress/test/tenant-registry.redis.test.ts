@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type Region } from '@hpns/protocol';
 import { createProducerConnection, keyedHasher } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';

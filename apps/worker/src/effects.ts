@@ -22,8 +22,11 @@ export interface Decided {
 }
 
 export interface EffectsDeps {
-  /** The queues retries go back to, per provider (opened on the worker's BullMQ connection). */
-  queues: Partial<Record<ProviderKind, Queue>>;
+  /**
+   * The queue shards retries go back to, per provider (opened on the worker's BullMQ connection): each retry
+   * envelope goes to the next shard, round robin, like the ingress's envelopes.
+   */
+  queues: Partial<Record<ProviderKind, readonly Queue[]>>;
   cipher: PayloadCipher;
   deadTokens: DeadTokenCache;
   acks?: AckTracker;
@@ -53,6 +56,8 @@ export interface EffectsDeps {
 export class Effects {
   readonly #deps: EffectsDeps;
   readonly #now: () => number;
+  /** The shard the next retry envelope goes to (round robin). */
+  #nextShard = 0;
 
   constructor(deps: EffectsDeps) {
     this.#deps = deps;
@@ -130,9 +135,9 @@ export class Effects {
     const adds: Promise<unknown>[] = [];
     for (const provider of ['apns', 'fcm'] as const) {
       const mine = sorted.filter((d) => d.push.job.routing.provider === provider);
-      const queue = deps.queues[provider];
+      const shards = deps.queues[provider];
       if (mine.length === 0) continue;
-      if (queue === undefined) throw new Error(`no ${provider} queue for retries`);
+      if (shards === undefined || shards.length === 0) throw new Error(`no ${provider} queue for retries`);
       let i = 0;
       while (i < mine.length) {
         const start = due(mine[i] as Decided);
@@ -141,6 +146,7 @@ export class Effects {
         const group = mine.slice(i, j);
         // The latest due time of the group: no push goes before its own (a Retry-After is a floor).
         const atMs = due(group[group.length - 1] as Decided);
+        const queue = shards[this.#nextShard++ % shards.length] as Queue;
         adds.push(
           addEnvelope(
             queue,

@@ -57,6 +57,8 @@ export async function main(): Promise<void> {
   const worker = await WorkerRegion.open({
     region,
     redisUrl: config.redis[region]?.url.reveal() as string,
+    redisCluster: config.redis[region]?.cluster ?? false,
+    shards: config.redis[region]?.shards ?? 1,
     redisCaPem: config.redis[region]?.caPem,
     cipher,
     hasher,

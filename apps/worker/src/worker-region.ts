@@ -1,13 +1,15 @@
 import { type Queue } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from '@hpns/queue';
 import { type ProviderKind, type Region } from '@hpns/protocol';
 import { type PushProvider } from '@hpns/providers';
 import {
   AckTracker,
   createWorkerConnection,
+  duplicateConnection,
   DeadLetters,
   DeadTokenCache,
   FinalOutcomes,
+  leftoverShards,
   openPushQueue,
   publishOutcome,
   publishOutcomes,
@@ -31,7 +33,15 @@ export interface WorkerRegionOptions {
   hasher: KeyedHasher;
   providers: Partial<Record<ProviderKind, PushProvider>>;
   logger: Logger;
-  /** Sends in flight per target, and envelopes taken at once per queue. Default 100. */
+  /** A Redis Cluster even with one seed URL (HPNS_REDIS_CLUSTER_<REGION>); a seed list is one anyway. */
+  redisCluster?: boolean;
+  /**
+   * Queue shards per provider (HPNS_QUEUE_SHARDS): every shard is consumed, each with an equal share of the
+   * concurrency, and retries go to them round robin. Shards above this count that still hold jobs (a count
+   * that was lowered) are consumed too, found at start. Default 1.
+   */
+  shards?: number;
+  /** Sends in flight per target, and envelopes taken at once per provider. Default 100. */
   concurrency?: number;
   policy?: DecisionPolicy;
   breaker?: CircuitBreakerOptions;
@@ -58,15 +68,20 @@ export interface WorkerRegionOptions {
  */
 export class WorkerRegion {
   readonly region: Region;
-  readonly connection: Redis;
-  readonly side: Redis;
+  readonly connection: RedisConnection;
+  readonly side: RedisConnection;
   readonly consumers: PushConsumer[];
   readonly deadLetters: DeadLetters;
   readonly deadTokens: DeadTokenCache;
   readonly finalOutcomes: FinalOutcomes;
   readonly #retryQueues: Queue[];
 
-  private constructor(options: WorkerRegionOptions, connection: Redis, side: Redis) {
+  private constructor(
+    options: WorkerRegionOptions,
+    connection: RedisConnection,
+    side: RedisConnection,
+    leftovers: Partial<Record<ProviderKind, number[]>>,
+  ) {
     const { region, logger } = options;
     this.region = region;
     this.connection = connection;
@@ -82,9 +97,14 @@ export class WorkerRegion {
       ...(options.deadLetterRetentionMs === undefined ? {} : { retentionMs: options.deadLetterRetentionMs }),
       ...(options.holdDeadLetterContent === true ? { holdContent: options.cipher } : {}),
     });
-    const queues: Partial<Record<ProviderKind, Queue>> = {};
-    for (const kind of kinds) queues[kind] = openPushQueue(connection, region, kind);
-    this.#retryQueues = Object.values(queues);
+    const shards = options.shards ?? 1;
+    const queues: Partial<Record<ProviderKind, Queue[]>> = {};
+    for (const kind of kinds) {
+      queues[kind] = Array.from({ length: shards }, (_, index) =>
+        openPushQueue(connection, region, kind, index),
+      );
+    }
+    this.#retryQueues = Object.values(queues).flat();
     const effects = new Effects({
       queues,
       cipher: options.cipher,
@@ -108,50 +128,72 @@ export class WorkerRegion {
       ...(options.onCircuitChange === undefined ? {} : { onCircuitChange: options.onCircuitChange }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    this.consumers = kinds.map(
-      (provider) =>
-        new PushConsumer({
-          region,
-          provider,
-          connection,
-          cipher: options.cipher,
-          handler,
-          concurrency: options.concurrency ?? 100,
-          // Envelopes are taken while fewer than twice the send cap of their pushes are in hand (consumer.ts).
-          maxPushesInHand: 2 * (options.concurrency ?? 100),
-          ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
-          ...(options.stalledIntervalMs === undefined
-            ? {}
-            : { stalledIntervalMs: options.stalledIntervalMs }),
-        }),
-    );
+    const concurrency = options.concurrency ?? 100;
+    this.consumers = kinds.flatMap((provider) => {
+      const consumed = [
+        ...Array.from({ length: shards }, (_, index) => index),
+        ...(leftovers[provider] ?? []),
+      ];
+      return consumed.map(
+        (shard) =>
+          new PushConsumer({
+            region,
+            provider,
+            shard,
+            connection,
+            cipher: options.cipher,
+            handler,
+            // Each shard gets an equal share, so that all are taken from at the same pace.
+            concurrency: Math.ceil(concurrency / consumed.length),
+            // Envelopes are taken while fewer than twice the send cap of their pushes are in hand (consumer.ts).
+            maxPushesInHand: Math.ceil((2 * concurrency) / consumed.length),
+            ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
+            ...(options.stalledIntervalMs === undefined
+              ? {}
+              : { stalledIntervalMs: options.stalledIntervalMs }),
+          }),
+      );
+    });
   }
 
   /** Connects (waiting up to `readyTimeoutMs` for Redis) and builds the region; call start() to consume. */
   static async open(options: WorkerRegionOptions, readyTimeoutMs = 60_000): Promise<WorkerRegion> {
     const connection = createWorkerConnection({
       url: options.redisUrl,
+      ...(options.redisCluster === undefined ? {} : { cluster: options.redisCluster }),
       ca: options.redisCaPem,
       connectionName: `hpns-worker-${options.region}`,
     });
     // The outcome PUBLISHes and the dead-token, ack, final-outcome and dead-letter writes of every job that
     // finishes in one event-loop turn go to Redis in one write. BullMQ's own connection stays unpipelined (it
     // does not support auto-pipelining).
-    const side = connection.duplicate({
+    const side = duplicateConnection(connection, {
       connectionName: `hpns-worker-side-${options.region}`,
       enableAutoPipelining: true,
     });
     for (const c of [connection, side]) {
       c.on('error', (err) => options.logger.warn({ event: 'redis.error', err }, 'redis connection error'));
     }
+    const leftovers: Partial<Record<ProviderKind, number[]>> = {};
     try {
       await waitForReady(side, readyTimeoutMs);
+      for (const kind of Object.keys(options.providers) as ProviderKind[]) {
+        if (options.providers[kind] === undefined) continue;
+        const found = await leftoverShards(side, options.region, kind, options.shards ?? 1);
+        if (found.length > 0) {
+          leftovers[kind] = found;
+          options.logger.warn(
+            { event: 'queue.leftover_shards', region: options.region, provider: kind, shards: found },
+            'shards above the configured count still hold pushes; consuming them until they are empty',
+          );
+        }
+      }
     } catch (error) {
       connection.disconnect();
       side.disconnect();
       throw error;
     }
-    return new WorkerRegion(options, connection, side);
+    return new WorkerRegion(options, connection, side, leftovers);
   }
 
   /** The queues whose depth the metrics report. */

@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { isHpnsError, type Region } from '@hpns/protocol';
 import { outcomeChannel, waitForReady, type PushProducer } from '@hpns/queue';
 import { type SimulatorStack, type TestRedis } from '@hpns/testkit';

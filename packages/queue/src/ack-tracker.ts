@@ -1,11 +1,11 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { type Region } from '@hpns/protocol';
 import { type KeyedHasher } from './keyed-hash';
 import { ackKey } from './names';
 
 export interface AckTrackerOptions {
   region: Region;
-  connection: Redis;
+  connection: RedisConnection;
   /** Hashes ack ids (the same hasher as the dead-token cache), so Redis holds no Mattermost ids. */
   hasher: KeyedHasher;
   /** How long a delivered push waits for its ack, in seconds. Default 3600. */

@@ -1,6 +1,10 @@
 import { isIP } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { HpnsError } from '@hpns/protocol';
+import { parseRedisTarget } from '@hpns/runtime';
+
+/** A connection to a region's Redis: one server, or a Redis Cluster (ioredis routes each command by key slot). */
+export type RedisConnection = Redis | Cluster;
 
 /**
  * Redis connections, set up as BullMQ's production guide asks (reference/operations.md §A1):
@@ -12,11 +16,18 @@ import { HpnsError } from '@hpns/protocol';
  *   the offline queue on, and reconnects backing off from 1 s to 20 s, forever.
  *
  * `rediss:` URLs use TLS (every hop is encrypted in production).
+ *
+ * A region's Redis is named by one URL, or by a comma-separated list of seed URLs of one Redis Cluster
+ * (`rediss://a:6379,rediss://b:6379`); a lone seed is a cluster when `cluster` says so (a managed cluster's
+ * configuration endpoint). The seeds share a scheme and credentials; the client learns every other node from
+ * the cluster (CLUSTER SLOTS) and follows failovers and slot moves by itself.
  */
 
 export interface ConnectionOptions {
-  /** `redis://` or `rediss://` URL. */
+  /** `redis://` or `rediss://` URL, or a comma-separated list of a cluster's seed URLs. */
   url: string;
+  /** A cluster even with one seed URL. Default: a cluster when `url` lists more than one seed. */
+  cluster?: boolean;
   /** Shown in `CLIENT LIST`, e.g. `hpns-ingress-us`. */
   connectionName?: string;
   /** Connect timeout in ms. Default 5000. */
@@ -33,9 +44,12 @@ export interface ConnectionOptions {
   disconnectTimeoutMs?: number;
 }
 
-function baseOptions(options: ConnectionOptions): RedisOptions {
-  const url = new URL(options.url);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
+}
+
+function baseOptions(options: ConnectionOptions, url: URL = new URL(options.url)): RedisOptions {
+  const host = hostOf(url);
   return {
     connectionName: options.connectionName,
     connectTimeout: options.connectTimeoutMs ?? 5000,
@@ -58,22 +72,67 @@ export function reconnectDelayMs(times: number): number {
   return Math.max(Math.min(Math.exp(times), 20_000), 1000);
 }
 
-/** A fail-fast connection for enqueueing (ingress). */
-export function createProducerConnection(options: ConnectionOptions): Redis {
-  return new Redis(options.url, {
-    ...baseOptions(options),
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // Commands issued in one event-loop turn (dead-token lookups, rate-limit counters, batched adds) go out in
-    // one write: under load this removed most of the per-command socket writes from the ingress profile.
-    enableAutoPipelining: true,
-    retryStrategy: reconnectDelayMs,
-  });
+type Role = 'producer' | 'worker' | 'subscriber';
+
+/**
+ * The client of a cluster. Node connections get the TLS, credentials and timeouts of the seeds; a node that
+ * goes away is not reconnected to (the slots are fetched again and its replica, once promoted, takes its
+ * commands). Cluster-level retries cover a failover: a command that finds its slot's master gone is tried
+ * again after a slots refresh (retryDelayOnFailover, CLUSTERDOWN, TRYAGAIN), up to `maxRedirections` times.
+ */
+function createCluster(options: ConnectionOptions, seeds: URL[], role: Role, extra: ClusterOptions): Cluster {
+  const first = seeds[0] as URL;
+  const base = baseOptions(options, first);
+  return new Cluster(
+    seeds.map((seed) => ({ host: hostOf(seed), port: Number(seed.port || 6379) })),
+    {
+      ...extra,
+      redisOptions: {
+        ...base,
+        ...(first.username === '' ? {} : { username: decodeURIComponent(first.username) }),
+        ...(first.password === '' ? {} : { password: decodeURIComponent(first.password) }),
+        maxRetriesPerRequest: role === 'producer' ? 1 : null,
+      },
+      // Nodes are reached at the addresses the cluster announces; TLS checks them against the seed's name
+      // (servername above), as managed clusters certify their nodes under one name.
+      dnsLookup: (address, callback) => callback(null, address),
+      clusterRetryStrategy: reconnectDelayMs,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 100,
+      maxRedirections: role === 'producer' ? 4 : 64,
+      slotsRefreshTimeout: options.connectTimeoutMs ?? 5000,
+      // A replica promoted or a slot moved is learned from MOVED at once; this catches a quiet change too.
+      slotsRefreshInterval: 5000,
+    },
+  );
 }
 
-/** A connection that outlives Redis outages (workers, outcome subscribers). */
-export function createWorkerConnection(options: ConnectionOptions): Redis {
-  return new Redis(options.url, {
+function connect(options: ConnectionOptions, role: Role): RedisConnection {
+  const target = parseRedisTarget(options.url, options.cluster);
+  if (target.cluster) {
+    return createCluster(
+      options,
+      target.seeds,
+      role,
+      role === 'producer'
+        ? { enableOfflineQueue: false, enableAutoPipelining: true }
+        : { enableOfflineQueue: true, ...(role === 'subscriber' ? { shardedSubscribers: true } : {}) },
+    );
+  }
+  const url = (target.seeds[0] as URL).href;
+  if (role === 'producer') {
+    return new Redis(url, {
+      ...baseOptions(options),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // Commands issued in one event-loop turn (dead-token lookups, rate-limit counters, batched adds) go out
+      // in one write: under load this removed most of the per-command socket writes from the ingress profile.
+      enableAutoPipelining: true,
+      retryStrategy: reconnectDelayMs,
+    });
+  }
+  return new Redis(url, {
     ...baseOptions(options),
     maxRetriesPerRequest: null,
     enableOfflineQueue: true,
@@ -81,12 +140,54 @@ export function createWorkerConnection(options: ConnectionOptions): Redis {
   });
 }
 
+/** A fail-fast connection for enqueueing (ingress). */
+export function createProducerConnection(options: ConnectionOptions): RedisConnection {
+  return connect(options, 'producer');
+}
+
+/** A connection that outlives Redis outages (workers). */
+export function createWorkerConnection(options: ConnectionOptions): RedisConnection {
+  return connect(options, 'worker');
+}
+
+/**
+ * A worker-style connection for an outcome subscription. On a cluster, sharded subscriptions go to the node
+ * that holds each channel's slot, and follow it through a failover.
+ */
+export function createSubscriberConnection(options: ConnectionOptions): RedisConnection {
+  return connect(options, 'subscriber');
+}
+
+/** Whether `connection` is a cluster client. */
+export function isCluster(connection: RedisConnection): connection is Cluster {
+  return connection instanceof Cluster;
+}
+
+/**
+ * A second connection like `connection` (same server or cluster, same TLS and retry behaviour), with its own
+ * name and, when asked, auto-pipelining.
+ */
+export function duplicateConnection(
+  connection: RedisConnection,
+  changes: { connectionName: string; enableAutoPipelining?: boolean },
+): RedisConnection {
+  if (isCluster(connection)) {
+    return connection.duplicate(undefined, {
+      ...(changes.enableAutoPipelining === undefined
+        ? {}
+        : { enableAutoPipelining: changes.enableAutoPipelining }),
+      redisOptions: { ...connection.options.redisOptions, connectionName: changes.connectionName },
+    });
+  }
+  return connection.duplicate(changes);
+}
+
 /**
  * Resolves once `connection` is ready. A fail-fast connection refuses commands until then, and BullMQ's queue
  * set-up runs commands as soon as a Queue is created, so producers are built only on a ready connection.
  * @throws HpnsError HPNS_REDIS_UNAVAILABLE after `timeoutMs`.
  */
-export function waitForReady(connection: Redis, timeoutMs: number): Promise<void> {
+export function waitForReady(connection: RedisConnection, timeoutMs: number): Promise<void> {
   if (connection.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onReady = () => {

@@ -1,9 +1,9 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { isHpnsError, type ProviderKind, type Region } from '@hpns/protocol';
 import { retryDelayMs, type BackoffOptions } from './backoff';
 import { envelopeMeta, isEnvelope, type EnvelopePush, type EnvelopePushMeta } from './envelope';
-import { pushQueueName, queuePrefix } from './names';
+import { pushQueueShard } from './names';
 import { sealedRouting, type PayloadCipher, type SealedPushJob } from './payload-cipher';
 
 /** A job taken from the queue and opened: an envelope (format 4) or a one-push job of an older release (1–3). */
@@ -48,8 +48,10 @@ export type JobHandler = (
 export interface PushConsumerOptions {
   region: Region;
   provider: ProviderKind;
+  /** The queue shard consumed. Default 0. */
+  shard?: number;
   /** A worker connection (createWorkerConnection) to this region's Redis. BullMQ duplicates it for blocking. */
-  connection: Redis;
+  connection: RedisConnection;
   cipher: PayloadCipher;
   handler: JobHandler;
   /** Jobs (envelopes) in flight in this process at most. Default 100. */
@@ -92,13 +94,13 @@ export class PushConsumer {
 
   constructor(options: PushConsumerOptions) {
     this.#options = options;
-    const name = pushQueueName(options.region, options.provider);
+    const { name, prefix } = pushQueueShard(options.region, options.provider, options.shard ?? 0);
     const random = options.random ?? Math.random;
-    this.queue = new Queue(name, { connection: options.connection, prefix: queuePrefix(name) });
+    this.queue = new Queue(name, { connection: options.connection, prefix });
     this.queue.on('error', () => undefined);
     this.worker = new Worker(name, (job, token, signal) => this.#process(job, token, signal), {
       connection: options.connection,
-      prefix: queuePrefix(name),
+      prefix,
       concurrency: options.concurrency ?? 100,
       lockDuration: options.lockDurationMs ?? 2500,
       stalledInterval: options.stalledIntervalMs ?? 500,

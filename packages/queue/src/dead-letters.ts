@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { type ProviderKind, type Region } from '@hpns/protocol';
 import { type EnvelopePush } from './envelope';
 import { deadLetterContentKey, deadLetterKey } from './names';
@@ -34,7 +34,7 @@ export interface DeadLetterEntry extends DeadLetter {
 export interface DeadLetterOptions {
   region: Region;
   /** The worker's side connection (auto-pipelined): a batch of records goes to Redis in one write. */
-  connection: Redis;
+  connection: RedisConnection;
   /** How long records are kept, in ms. Default 24 h. */
   retentionMs?: number;
   /** Records kept at most (the oldest go first): bounds the stream's memory. Default 100,000 (~25 MB). */

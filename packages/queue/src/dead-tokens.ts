@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { type Region } from '@hpns/protocol';
 import { redisCall } from './connections';
 import { type KeyedHasher } from './keyed-hash';
@@ -6,7 +6,7 @@ import { deadTokenKey } from './names';
 
 export interface DeadTokenCacheOptions {
   region: Region;
-  connection: Redis;
+  connection: RedisConnection;
   /** Hashes tokens, so the cache holds no token and a dump of Redis cannot be matched against known tokens. */
   hasher: KeyedHasher;
   /** How long a dead token is remembered, in seconds. Default 30 days. */

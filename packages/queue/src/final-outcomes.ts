@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { parsePushResponse, type PushResponse, type Region } from '@hpns/protocol';
 import { redisCall } from './connections';
 import { finalOutcomeKey } from './names';
@@ -8,7 +8,7 @@ export const IDEMPOTENCY_WINDOW_MS = 600_000;
 
 export interface FinalOutcomesOptions {
   region: Region;
-  connection: Redis;
+  connection: RedisConnection;
   /** The idempotency window, in ms. Default IDEMPOTENCY_WINDOW_MS. */
   windowMs?: number;
   now?: () => number;

@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { type Region } from '@hpns/protocol';
 import { redisUnavailable } from './connections';
 import { IDEMPOTENCY_WINDOW_MS } from './final-outcomes';
@@ -41,7 +41,7 @@ interface IdempotencyCommands {
 export interface IdempotencyOptions {
   region: Region;
   /** A fail-fast connection (the ingress's lookups): a Redis outage refuses the push at once. */
-  connection: Redis;
+  connection: RedisConnection;
   /** Default IDEMPOTENCY_WINDOW_MS (10 min). */
   windowMs?: number;
   now?: () => number;
@@ -59,7 +59,7 @@ export class IdempotencyStore {
     this.#options = options;
     this.#windowMs = options.windowMs ?? IDEMPOTENCY_WINDOW_MS;
     this.#now = options.now ?? Date.now;
-    const connection = options.connection as Redis & Partial<IdempotencyCommands>;
+    const connection = options.connection as RedisConnection & Partial<IdempotencyCommands>;
     if (connection.hpnsIdemReserve === undefined) {
       connection.defineCommand('hpnsIdemReserve', { numberOfKeys: 2, lua: RESERVE });
       connection.defineCommand('hpnsIdemRelease', { numberOfKeys: 1, lua: RELEASE });

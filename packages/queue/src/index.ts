@@ -1,12 +1,17 @@
 export { retryDelayMs, type BackoffOptions } from './backoff';
 export {
   createProducerConnection,
+  createSubscriberConnection,
   createWorkerConnection,
+  duplicateConnection,
+  isCluster,
   reconnectDelayMs,
   redisCall,
   waitForReady,
   type ConnectionOptions,
+  type RedisConnection,
 } from './connections';
+export { CLUSTER_SLOTS, hashTagOf, keySlot } from './key-slot';
 export {
   ackKey,
   deadLetterContentKey,
@@ -15,8 +20,13 @@ export {
   idempotencyKey,
   finalOutcomeKey,
   KEY_ROOT,
+  isShardedOutcomeChannel,
+  MAX_QUEUE_SHARDS,
   outcomeChannel,
   pushQueueName,
+  pushQueueShard,
+  pushQueueShards,
+  type QueueShard,
   queuePrefix,
   rateLimitKey,
   TENANTS_KEY,
@@ -79,3 +89,4 @@ export { DeadTokenCache, type DeadTokenCacheOptions } from './dead-tokens';
 export { RandomPool } from './random-pool';
 export { AckTracker, type AckTrackerOptions } from './ack-tracker';
 export { FinalOutcomes, IDEMPOTENCY_WINDOW_MS, type FinalOutcomesOptions } from './final-outcomes';
+export { leftoverShards } from './shards';

@@ -1,4 +1,5 @@
 import { isRegionName, type ProviderKind, type Region } from '@hpns/protocol';
+import { CLUSTER_SLOTS, keySlot } from './key-slot';
 
 /**
  * Names of everything HPNS keeps in Redis. BullMQ builds its keys as `<prefix>:<queue>:<suffix>` and its Lua
@@ -11,20 +12,112 @@ import { isRegionName, type ProviderKind, type Region } from '@hpns/protocol';
 /** The root of every HPNS key. */
 export const KEY_ROOT = 'hpns';
 
-/** `push-<region>-<provider>`, e.g. `push-de-fcm`. */
+/** `push-<region>-<provider>`, e.g. `push-de-fcm`: the queue of shard 0 (the only one on a single Redis). */
 export function pushQueueName(region: Region, provider: ProviderKind): string {
   if (!isRegionName(region)) throw new Error(`not a region name: ${JSON.stringify(region)}`);
   return `push-${region}-${provider}`;
 }
 
-/** The BullMQ `prefix` of a queue: `hpns:{<queue>}`. */
+/** The BullMQ `prefix` of a queue: `hpns:{<queue>}` (shard 0; other shards carry a placed tag, pushQueueShard). */
 export function queuePrefix(queueName: string): string {
   return `${KEY_ROOT}:{${queueName}}`;
 }
 
-/** The pub/sub channel on which workers publish outcomes for one ingress process of a region. */
+/** Queue shards per region and provider at most (HPNS_QUEUE_SHARDS). */
+export const MAX_QUEUE_SHARDS = 256;
+
+/** One queue shard of a region and provider: the BullMQ queue name and prefix. */
+export interface QueueShard {
+  readonly region: Region;
+  readonly provider: ProviderKind;
+  readonly index: number;
+  /** `push-us-apns` for shard 0, `push-us-apns-s<index>` for the others. */
+  readonly name: string;
+  /** The BullMQ prefix; its hash tag decides the cluster slot of every key of the shard. */
+  readonly prefix: string;
+}
+
+/** Slots a placed shard may land in, from its target on: well under the closest spacing of 256 shards. */
+const PLACEMENT_WINDOW = 16;
+
+/**
+ * Where shard `index` sits on the slot circle, as a fraction of it: a low-discrepancy sequence whose first
+ * digit is in base 3 and the rest in base 2 (0, 1/3, 2/3, 1/6, 1/2, 5/6, 1/12, …). Any first S points are
+ * spread evenly, exactly so for S = 3·2^k: one shard per master of a 3-master cluster at S = 3, two at 6.
+ */
+function shardPosition(index: number): number {
+  let rest = Math.floor(index / 3);
+  let reversed = 0;
+  let scale = 0.5;
+  while (rest > 0) {
+    if (rest & 1) reversed += scale;
+    rest >>= 1;
+    scale /= 2;
+  }
+  return ((index % 3) + reversed) / 3;
+}
+
+const shardCache = new Map<string, QueueShard>();
+
+/**
+ * Queue shard `index` of a region and provider. Shard 0 is the queue of a single-Redis deployment, unchanged
+ * (`hpns:{push-us-apns}`). Shard i ≥ 1 is `push-us-apns-s<i>` under the prefix `hpns:{push-us-apns-s<i>@<salt>}`,
+ * where the salt is the smallest number that puts the tag's slot within a few slots after the shard's target:
+ * shard 0's slot, moved on by shardPosition(i) of the 16384 slots. The first S shards are thus spread evenly
+ * round the slot space, and a cluster that splits its slots evenly over M masters (as `redis-cli --cluster
+ * create` does) holds S/M of them per master, ±1. A shard's name depends only on its index: raising the shard
+ * count adds queues and moves none, so nothing queued is stranded. (The placement is part of the queue
+ * layout: changing it would strand queued pushes.)
+ */
+export function pushQueueShard(region: Region, provider: ProviderKind, index: number): QueueShard {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_QUEUE_SHARDS) {
+    throw new Error(`queue shard must be 0-${MAX_QUEUE_SHARDS - 1}, got ${index}`);
+  }
+  const base = pushQueueName(region, provider);
+  const cacheKey = `${base}/${index}`;
+  const cached = shardCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  let shard: QueueShard;
+  if (index === 0) {
+    shard = { region, provider, index, name: base, prefix: queuePrefix(base) };
+  } else {
+    const name = `${base}-s${index}`;
+    const origin = keySlot(queuePrefix(base));
+    const target = (origin + Math.round(shardPosition(index) * CLUSTER_SLOTS)) % CLUSTER_SLOTS;
+    let salt = 0;
+    // CRC16 spreads the salts evenly: a window of 16 slots is hit within about a thousand tries.
+    while ((keySlot(`${name}@${salt}`) - target + CLUSTER_SLOTS) % CLUSTER_SLOTS >= PLACEMENT_WINDOW) salt++;
+    shard = { region, provider, index, name, prefix: `${KEY_ROOT}:{${name}@${salt}}` };
+  }
+  shardCache.set(cacheKey, shard);
+  return shard;
+}
+
+/** Shards 0 to `count` − 1 of a region and provider. */
+export function pushQueueShards(region: Region, provider: ProviderKind, count: number): QueueShard[] {
+  return Array.from({ length: count }, (_, index) => pushQueueShard(region, provider, index));
+}
+
+/**
+ * The channel on which workers publish outcomes for one ingress process of a region. Its hash tag holds the
+ * process id, so the channels of a region's ingresses spread over a cluster, and the workers send each outcome
+ * with SPUBLISH to the one node of its channel's slot (sharded pub/sub: a plain PUBLISH in a cluster goes to
+ * every node).
+ */
 export function outcomeChannel(region: Region, ingressId: string): string {
-  return `${KEY_ROOT}:{outcomes-${region}}:${ingressId}`;
+  if (!isRegionName(region)) throw new Error(`not a region name: ${JSON.stringify(region)}`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(ingressId)) {
+    throw new Error(`ingress id must be 1-64 of [A-Za-z0-9_.-], got ${JSON.stringify(ingressId)}`);
+  }
+  return `${KEY_ROOT}:{outcomes-${region}-${ingressId}}`;
+}
+
+/**
+ * Whether a push's reply channel is a sharded one (outcomeChannel), to be sent with SPUBLISH; an ingress of a
+ * release before sharded pub/sub named `hpns:{outcomes-<region>}:<id>` and subscribed with SUBSCRIBE.
+ */
+export function isShardedOutcomeChannel(channel: string): boolean {
+  return /^hpns:\{outcomes-[a-z0-9]+-[A-Za-z0-9_.-]+\}$/.test(channel);
 }
 
 /** The key of the dead-token cache entry for a token hash (never the token itself); single-key, so no hash tag. */

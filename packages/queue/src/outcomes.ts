@@ -1,6 +1,6 @@
-import { type Redis } from 'ioredis';
 import { parsePushResponse, type PushResponse } from '@hpns/protocol';
-import { waitForReady } from './connections';
+import { waitForReady, type RedisConnection } from './connections';
+import { isShardedOutcomeChannel } from './names';
 
 /** What a worker publishes when a push's outcome is final. */
 export interface OutcomeMessage {
@@ -8,13 +8,22 @@ export interface OutcomeMessage {
   response: PushResponse;
 }
 
+/**
+ * Sends `text` on `channel`: SPUBLISH for a sharded channel (outcomeChannel; on a cluster it goes to the one
+ * node of the channel's slot), PUBLISH for a channel of an ingress of an earlier release.
+ */
+async function send(connection: RedisConnection, channel: string, text: string): Promise<void> {
+  if (isShardedOutcomeChannel(channel)) await connection.spublish(channel, text);
+  else await connection.publish(channel, text);
+}
+
 /** Publishes an outcome to the channel named in the job (`routing.replyTo`). */
 export async function publishOutcome(
-  connection: Redis,
+  connection: RedisConnection,
   channel: string,
   message: OutcomeMessage,
 ): Promise<void> {
-  await connection.publish(channel, JSON.stringify(message));
+  await send(connection, channel, JSON.stringify(message));
 }
 
 /**
@@ -23,14 +32,14 @@ export async function publishOutcome(
  * shapes; a worker answers a one-push job of an older ingress with the single shape (publishOutcome).
  */
 export async function publishOutcomes(
-  connection: Redis,
+  connection: RedisConnection,
   channel: string,
   messages: readonly OutcomeMessage[],
 ): Promise<void> {
   const b = messages.map(({ requestId, response }) =>
     response.status === 'FAIL' ? [requestId, response.status, response.error] : [requestId, response.status],
   );
-  await connection.publish(channel, JSON.stringify({ b }));
+  await send(connection, channel, JSON.stringify({ b }));
 }
 
 function parseOne(requestId: unknown, response: PushResponse | undefined): OutcomeMessage | undefined {
@@ -69,15 +78,17 @@ function parseOutcomes(text: string): OutcomeMessage[] | undefined {
  */
 export class OutcomeListener {
   readonly channel: string;
-  readonly #connection: Redis;
+  readonly #connection: RedisConnection;
+  readonly #sharded: boolean;
   readonly #waiters = new Map<string, (response: PushResponse | undefined) => void>();
   #malformed = 0;
 
   /** @internal use createOutcomeListener */
-  constructor(connection: Redis, channel: string) {
+  constructor(connection: RedisConnection, channel: string) {
     this.#connection = connection;
     this.channel = channel;
-    connection.on('message', (from: string, text: string) => {
+    this.#sharded = isShardedOutcomeChannel(channel);
+    connection.on(this.#sharded ? 'smessage' : 'message', (from: string, text: string) => {
       if (from !== channel) return;
       const messages = parseOutcomes(text);
       if (messages === undefined) {
@@ -122,17 +133,32 @@ export class OutcomeListener {
   /** Ends every wait (as timed out) and unsubscribes; the connection is the caller's to close. */
   async close(): Promise<void> {
     for (const settle of [...this.#waiters.values()]) settle(undefined);
-    await this.#connection.unsubscribe(this.channel).catch(() => undefined);
+    const connection = this.#connection;
+    await (
+      this.#sharded ? connection.sunsubscribe(this.channel) : connection.unsubscribe(this.channel)
+    ).catch(() => undefined);
+  }
+
+  /** @internal subscribes (createOutcomeListener). */
+  async subscribe(): Promise<void> {
+    if (this.#sharded) await this.#connection.ssubscribe(this.channel);
+    else await this.#connection.subscribe(this.channel);
   }
 }
 
-/** Subscribes `connection` (a dedicated worker-style connection: subscribed clients can do nothing else). */
-export async function createOutcomeListener(connection: Redis, channel: string): Promise<OutcomeListener> {
+/**
+ * Subscribes `connection` (a dedicated connection, createSubscriberConnection: subscribed clients can do nothing
+ * else); a sharded channel with SSUBSCRIBE, on a cluster at the node of its slot.
+ */
+export async function createOutcomeListener(
+  connection: RedisConnection,
+  channel: string,
+): Promise<OutcomeListener> {
   const listener = new OutcomeListener(connection, channel);
   // Subscribe only on a ready connection: a SUBSCRIBE queued while ioredis still runs its connect-time INFO
   // check could be accepted and yet never take effect (about 1 start in 10 here), leaving every push of the
   // region to wait out its bound and answer OK.
   await waitForReady(connection, 30_000);
-  await connection.subscribe(channel);
+  await listener.subscribe();
   return listener;
 }

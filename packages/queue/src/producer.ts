@@ -1,10 +1,10 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { redisUnavailable } from './connections';
 import { type EnvelopePush } from './envelope';
 import { type IdempotencyStore } from './idempotency';
-import { pushQueueName, queuePrefix } from './names';
+import { pushQueueShard } from './names';
 import { type PayloadCipher } from './payload-cipher';
 import { RandomPool } from './random-pool';
 
@@ -15,7 +15,7 @@ export interface PushProducerOptions {
   /** The region this producer enqueues into; a job of another region is refused (data residency). */
   region: Region;
   /** A fail-fast connection to this region's Redis (createProducerConnection). Not closed by the producer. */
-  connection: Redis;
+  connection: RedisConnection;
   cipher: PayloadCipher;
   /**
    * The idempotency window (idempotency.ts), on a fail-fast connection; needed for enqueues with a key.
@@ -28,7 +28,14 @@ export interface PushProducerOptions {
   format?: 2 | 3 | 4;
   /** How long envelopes that failed (a worker bug, not a push's fate) are kept, in seconds. Default 3600. */
   failedRetentionSec?: number;
-  /** Adds in flight per queue: pushes that arrive meanwhile form the next envelope. Default 2. */
+  /**
+   * Queue shards per provider (HPNS_QUEUE_SHARDS): each envelope goes to the next shard, round robin. Default 1.
+   */
+  shards?: number;
+  /**
+   * Adds in flight per provider, over all its shards: pushes that arrive meanwhile form the next envelope.
+   * Default 2.
+   */
   maxInFlight?: number;
   /** Pushes per envelope at most. Default 256. */
   maxPushes?: number;
@@ -50,13 +57,24 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** One queue's group commit: what waits, and how many adds are out. */
-interface Lane {
+/** One queue shard of a lane, and until when it is passed over after a failed add. */
+interface Shard {
   queue: Queue;
+  downUntilMs: number;
+}
+
+/** One provider's group commit: what waits, how many adds are out, and the shards envelopes go to. */
+interface Lane {
+  shards: Shard[];
+  /** The shard the next envelope tries first (round robin). */
+  next: number;
   pending: Pending[];
   inFlight: number;
   scheduled: boolean;
 }
+
+/** How long a shard whose add failed is passed over while another shard is healthy. */
+const SHARD_DOWN_MS = 1000;
 
 /** BullMQ custom job ids: no `:`, not all digits (reference/operations.md §A1). */
 const JOB_ID = /^(?!\d+$)[A-Za-z0-9_-]{1,64}$/;
@@ -103,12 +121,17 @@ export async function addEnvelope(
   return envelopeId;
 }
 
-/** Opens a BullMQ queue of HPNS (its prefix, a short event stream, errors left to each command). */
-export function openPushQueue(connection: Redis, region: Region, provider: ProviderKind): Queue {
-  const name = pushQueueName(region, provider);
+/** Opens a BullMQ queue shard of HPNS (its prefix, a short event stream, errors left to each command). */
+export function openPushQueue(
+  connection: RedisConnection,
+  region: Region,
+  provider: ProviderKind,
+  shard = 0,
+): Queue {
+  const { name, prefix } = pushQueueShard(region, provider, shard);
   const queue = new Queue(name, {
     connection,
-    prefix: queuePrefix(name),
+    prefix,
     skipWaitingForReady: true,
     // HPNS reads outcomes from its own channel, not from BullMQ's event stream: keep that stream short.
     streams: { events: { maxLen: 100 } },
@@ -119,12 +142,16 @@ export function openPushQueue(connection: Redis, region: Region, provider: Provi
 }
 
 /**
- * Enqueues pushes into the queues of one region by group commit: per queue at most `maxInFlight` adds are out
+ * Enqueues pushes into the queues of one region by group commit: per provider at most `maxInFlight` adds are out
  * at once, and the pushes that arrive while they are form the next envelope (one BullMQ job, one seal), up to
  * `maxPushes` and `maxBytes`. A push that finds an add slot free goes at once (on the next turn of the event
  * loop, with whatever arrived in the same turn): no timer adds latency at a low rate, and envelopes grow by
  * themselves under load. A Redis failure rejects each push with HPNS_REDIS_UNAVAILABLE (retryable) at once;
  * nothing is buffered while Redis is down.
+ *
+ * With several queue shards, each envelope goes to the next shard. A shard whose add failed (its cluster node
+ * is away or failing over) is passed over for a second while another is healthy, so that a failover refuses
+ * the pushes of the one envelope that found the node gone rather than a share of every second's.
  */
 export class PushProducer {
   readonly region: Region;
@@ -137,8 +164,13 @@ export class PushProducer {
   constructor(options: PushProducerOptions) {
     this.region = options.region;
     this.#options = options;
+    const shards = options.shards ?? 1;
     const lane = (provider: ProviderKind): Lane => ({
-      queue: openPushQueue(options.connection, options.region, provider),
+      shards: Array.from({ length: shards }, (_, index) => ({
+        queue: openPushQueue(options.connection, options.region, provider, index),
+        downUntilMs: 0,
+      })),
+      next: 0,
       pending: [],
       inFlight: 0,
       scheduled: false,
@@ -147,9 +179,28 @@ export class PushProducer {
     this.#jobOptions = envelopeJobOptions(options.failedRetentionSec);
   }
 
-  /** The BullMQ queue of a provider (for metrics and admin tools). */
-  queue(provider: ProviderKind): Queue {
-    return this.#lanes[provider].queue;
+  /** The BullMQ queue of a provider's shard (default 0), for metrics and admin tools. */
+  queue(provider: ProviderKind, shard = 0): Queue {
+    const found = this.#lanes[provider].shards[shard];
+    if (found === undefined) throw new Error(`no shard ${shard} of ${provider}`);
+    return found.queue;
+  }
+
+  /** The next shard for an envelope: round robin over the healthy ones, or over all when none is. */
+  #pick(lane: Lane): Shard {
+    const count = lane.shards.length;
+    const now = Date.now();
+    for (let k = 0; k < count; k++) {
+      const index = (lane.next + k) % count;
+      const shard = lane.shards[index] as Shard;
+      if (shard.downUntilMs <= now) {
+        lane.next = (index + 1) % count;
+        return shard;
+      }
+    }
+    const shard = lane.shards[lane.next] as Shard;
+    lane.next = (lane.next + 1) % count;
+    return shard;
   }
 
   /**
@@ -217,7 +268,7 @@ export class PushProducer {
       }
       const batch = lane.pending.splice(0, count);
       lane.inFlight += 1;
-      const adding = this.#write(lane.queue, batch).finally(() => {
+      const adding = this.#write(this.#pick(lane), batch).finally(() => {
         lane.inFlight -= 1;
         this.#inFlight.delete(adding);
         this.#schedule(lane);
@@ -227,8 +278,9 @@ export class PushProducer {
   }
 
   /** One round trip: an envelope, or (formats 2 and 3) one job per push. Settles every push of the batch. */
-  async #write(queue: Queue, batch: Pending[]): Promise<void> {
+  async #write(shard: Shard, batch: Pending[]): Promise<void> {
     const format = this.#options.format ?? 4;
+    const { queue } = shard;
     try {
       if (format === 4) {
         const pushes: EnvelopePush[] = batch.map(({ job }) => ({ job, attempts: 0 }));
@@ -245,7 +297,9 @@ export class PushProducer {
         );
         for (const item of batch) item.resolve({ duplicate: false, envelopeId: item.job.routing.requestId });
       }
+      shard.downUntilMs = 0;
     } catch (cause) {
+      shard.downUntilMs = Date.now() + SHARD_DOWN_MS;
       const error = redisUnavailable('enqueue', cause);
       for (const item of batch) item.reject(error);
     }
@@ -260,6 +314,8 @@ export class PushProducer {
       for (const lane of Object.values(this.#lanes)) this.#drain(lane);
       await Promise.allSettled([...this.#inFlight]);
     }
-    await Promise.all(Object.values(this.#lanes).map((lane) => lane.queue.close()));
+    await Promise.all(
+      Object.values(this.#lanes).flatMap((lane) => lane.shards.map((shard) => shard.queue.close())),
+    );
   }
 }

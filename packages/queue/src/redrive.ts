@@ -1,3 +1,4 @@
+import { type Queue } from 'bullmq';
 import { type ProviderKind } from '@hpns/protocol';
 import { type DeadLetterEntry, type DeadLetters } from './dead-letters';
 import { type EnvelopePush } from './envelope';
@@ -104,11 +105,13 @@ export async function redriveDeadLetters(
 
   const maxPushes = options.maxPushes ?? 256;
   for (const [provider, list] of taken) {
+    const shards = queues.shardQueues(provider);
     for (let i = 0; i < list.length; i += maxPushes) {
       const group = list.slice(i, i + maxPushes);
       try {
         await addEnvelope(
-          queues.queue(provider),
+          // Groups go to the shards round robin, as the ingress's envelopes do.
+          shards[(i / maxPushes) % shards.length] as Queue,
           cipher,
           group.map((g) => g.push),
         );

@@ -1,14 +1,19 @@
 import { type Queue } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { type RedisConnection } from './connections';
 import { HpnsError, PROVIDER_KINDS, type ProviderKind, type Region } from '@hpns/protocol';
 import { openPushQueue } from './producer';
+import { leftoverShards } from './shards';
 
 /** Where one push queue stands: job counts (envelopes, not pushes), the oldest waiting job and the pause flag. */
 export interface QueueStatus {
   region: Region;
   provider: ProviderKind;
-  /** The BullMQ queue name, `push-<region>-<provider>`. */
+  /** The BullMQ queue name, `push-<region>-<provider>` (shard 0) or `push-<region>-<provider>-s<shard>`. */
   queue: string;
+  /** The queue shard (0 on a single Redis). */
+  shard: number;
+  /** Above the configured shard count: a count that was lowered left it; workers drain it. */
+  leftover: boolean;
   waiting: number;
   active: number;
   /** Retry and held-back envelopes waiting for their due time. */
@@ -34,9 +39,11 @@ export async function oldestWaitingMs(queue: Queue, nowMs = Date.now()): Promise
 export interface RegionQueuesOptions {
   region: Region;
   /** A connection to this region's Redis (a fail-fast one for admin tools). Not closed by RegionQueues. */
-  connection: Redis;
+  connection: RedisConnection;
   /** The providers whose queues are opened. Default every provider (PROVIDER_KINDS). */
   providers?: readonly ProviderKind[];
+  /** Queue shards per provider (HPNS_QUEUE_SHARDS). Default 1. */
+  shards?: number;
 }
 
 /**
@@ -49,36 +56,73 @@ export interface RegionQueuesOptions {
 export class RegionQueues {
   readonly region: Region;
   readonly providers: readonly ProviderKind[];
-  readonly #queues: Map<ProviderKind, Queue>;
+  readonly shards: number;
+  readonly #connection: RedisConnection;
+  /** Per provider, its shards by index: the configured ones, and leftovers once found. */
+  readonly #queues: Map<ProviderKind, Map<number, Queue>>;
 
   constructor(options: RegionQueuesOptions) {
     this.region = options.region;
     this.providers = options.providers ?? PROVIDER_KINDS;
+    this.shards = options.shards ?? 1;
+    this.#connection = options.connection;
     this.#queues = new Map(
       this.providers.map((provider) => [
         provider,
-        openPushQueue(options.connection, options.region, provider),
+        new Map(
+          Array.from({ length: this.shards }, (_, index) => [
+            index,
+            openPushQueue(options.connection, options.region, provider, index),
+          ]),
+        ),
       ]),
     );
   }
 
-  /**
-   * The BullMQ queue of a provider of this region.
-   * @throws HpnsError HPNS_INTERNAL for a provider whose queue was not opened (a bug of the caller).
-   */
-  queue(provider: ProviderKind): Queue {
-    const queue = this.#queues.get(provider);
-    if (queue === undefined) {
+  #shardsOf(provider: ProviderKind): Map<number, Queue> {
+    const shards = this.#queues.get(provider);
+    if (shards === undefined) {
       throw new HpnsError('HPNS_INTERNAL', `no ${provider} queue opened for region ${this.region}`);
+    }
+    return shards;
+  }
+
+  /**
+   * The BullMQ queue of a provider's shard (default 0) of this region.
+   * @throws HpnsError HPNS_INTERNAL for a provider or shard that was not opened (a bug of the caller).
+   */
+  queue(provider: ProviderKind, shard = 0): Queue {
+    const queue = this.#shardsOf(provider).get(shard);
+    if (queue === undefined) {
+      throw new HpnsError('HPNS_INTERNAL', `no ${provider} shard ${shard} opened for region ${this.region}`);
     }
     return queue;
   }
 
-  /** The status of each queue, in provider order. */
+  /** The configured shards of a provider, in index order (where new envelopes go). */
+  shardQueues(provider: ProviderKind): Queue[] {
+    return Array.from({ length: this.shards }, (_, index) => this.queue(provider, index));
+  }
+
+  /** Opens the leftover shards (above the configured count, still holding jobs) of every provider. */
+  async #findLeftovers(): Promise<void> {
+    for (const provider of this.providers) {
+      const shards = this.#shardsOf(provider);
+      for (const index of await leftoverShards(this.#connection, this.region, provider, this.shards)) {
+        if (!shards.has(index))
+          shards.set(index, openPushQueue(this.#connection, this.region, provider, index));
+      }
+    }
+  }
+
+  /** The status of each queue shard, in provider and shard order, leftover shards included. */
   async status(nowMs = Date.now()): Promise<QueueStatus[]> {
+    await this.#findLeftovers();
+    const all = this.providers.flatMap((provider) =>
+      [...this.#shardsOf(provider)].map(([shard, queue]) => ({ provider, shard, queue })),
+    );
     return Promise.all(
-      this.providers.map(async (provider) => {
-        const queue = this.queue(provider);
+      all.map(async ({ provider, shard, queue }) => {
         const [counts, oldest, paused] = await Promise.all([
           queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
           oldestWaitingMs(queue, nowMs),
@@ -88,6 +132,8 @@ export class RegionQueues {
           region: this.region,
           provider,
           queue: queue.name,
+          shard,
+          leftover: shard >= this.shards,
           waiting: counts['waiting'] ?? 0,
           active: counts['active'] ?? 0,
           delayed: counts['delayed'] ?? 0,
@@ -99,18 +145,26 @@ export class RegionQueues {
     );
   }
 
-  /** Pauses the queues of `providers` (default all of this region's). */
+  /** Pauses every shard of `providers` (default all of this region's), leftover shards included. */
   async pause(providers: readonly ProviderKind[] = this.providers): Promise<void> {
-    await Promise.all(providers.map((provider) => this.queue(provider).pause()));
+    await this.#findLeftovers();
+    await Promise.all(
+      providers.flatMap((provider) => [...this.#shardsOf(provider).values()].map((q) => q.pause())),
+    );
   }
 
-  /** Resumes the queues of `providers` (default all of this region's). */
+  /** Resumes every shard of `providers` (default all of this region's), leftover shards included. */
   async resume(providers: readonly ProviderKind[] = this.providers): Promise<void> {
-    await Promise.all(providers.map((provider) => this.queue(provider).resume()));
+    await this.#findLeftovers();
+    await Promise.all(
+      providers.flatMap((provider) => [...this.#shardsOf(provider).values()].map((q) => q.resume())),
+    );
   }
 
   /** Closes the queues (not the connection, which the caller owns). */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#queues.values()].map((queue) => queue.close()));
+    await Promise.allSettled(
+      [...this.#queues.values()].flatMap((shards) => [...shards.values()].map((queue) => queue.close())),
+    );
   }
 }

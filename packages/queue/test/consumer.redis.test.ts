@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type Region } from '@hpns/protocol';
 import {
   createPayloadCipher,

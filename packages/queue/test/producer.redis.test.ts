@@ -14,7 +14,7 @@ import {
   type SealedPushJob,
 } from '@hpns/queue';
 import { startTestRedis, type TestRedis } from '@hpns/testkit';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { KEY_A, makeJob } from './support';
 
 describe('PushProducer', () => {

@@ -1,4 +1,4 @@
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { type Region } from '@hpns/protocol';
 import {
   addEnvelope,

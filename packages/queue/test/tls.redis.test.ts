@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Redis } from 'ioredis';
+import { type RedisConnection as Redis } from '@hpns/queue';
 import { createProducerConnection, createWorkerConnection, waitForReady } from '@hpns/queue';
 import { createTestCa, freePort, startTestRedis, type TestRedis } from '@hpns/testkit';
 
@@ -60,7 +60,7 @@ describe('rediss: connections with a private CA', () => {
     }
     // The TLS options each connection was given: SNI for the name, none for the address (Node deprecates an
     // address as server name, DEP0123).
-    expect(opened.map((c) => (c.options.tls as { servername?: string } | undefined)?.servername)).toEqual([
+    expect(opened.map((c) => ((c.options as { tls?: unknown }).tls as { servername?: string } | undefined)?.servername)).toEqual([
       'localhost',
       'localhost',
       undefined,

@@ -43,10 +43,17 @@ export interface HpnsConfig extends ServiceConfig {
 }
 
 export interface RedisRegionConfig {
-  /** `redis://` or `rediss://` URL; may hold a password, hence secret. */
+  /**
+   * `redis://` or `rediss://` URL, or a cluster's comma-separated seed URLs (HPNS_REDIS_URL_<REGION>); may hold
+   * a password, hence secret.
+   */
   readonly url: Secret<string>;
-  /** The URL with its password removed, for logs. */
+  /** The URL (or URLs) with the password removed, for logs. */
   readonly displayUrl: string;
+  /** A Redis Cluster: several seeds, or HPNS_REDIS_CLUSTER_<REGION>=true for one (a configuration endpoint). */
+  readonly cluster: boolean;
+  /** Queue shards per provider (HPNS_QUEUE_SHARDS_<REGION>, else HPNS_QUEUE_SHARDS; 1–256, default 1). */
+  readonly shards: number;
   /**
    * CA certificates (PEM) trusted for a `rediss:` URL instead of Node's default roots (`HPNS_REDIS_CA_FILE`: a
    * Redis with a certificate of a private CA); undefined for `redis:` URLs and when not set.

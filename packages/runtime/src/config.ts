@@ -21,6 +21,7 @@ import {
 } from './config-types';
 import { readProxyConfigFile, type ProxyFileSettings } from './proxy-config-file';
 import { readServiceSettings, SERVICE_ENV_VARS } from './config-service';
+import { parseRedisTarget, type RedisTarget } from './redis-target';
 
 /** The result of a successful load: the config and the warnings to log once a logger exists. */
 export interface LoadedConfig {
@@ -39,6 +40,7 @@ export const CONFIG_ENV_VARS = [
   'HPNS_REGIONS',
   'HPNS_REDIS_URL',
   'HPNS_REDIS_CA_FILE',
+  'HPNS_QUEUE_SHARDS',
   'HPNS_SEND_TIMEOUT_SEC',
   'HPNS_RETRY_TIMEOUT_SEC',
   'HPNS_THROTTLE_PER_SEC',
@@ -55,7 +57,14 @@ export const CONFIG_ENV_VARS = [
   ...SERVICE_ENV_VARS,
 ] as const;
 
-const ENV_FAMILIES = [/^HPNS_REDIS_URL_[A-Z0-9]+$/, /^HPNS_APPLE_CERT_PASSWORD_[A-Z0-9_]+$/];
+const ENV_FAMILIES = [
+  /^HPNS_REDIS_URL_[A-Z0-9]+$/,
+  /^HPNS_REDIS_CLUSTER_[A-Z0-9]+$/,
+  /^HPNS_QUEUE_SHARDS_[A-Z0-9]+$/,
+  /^HPNS_APPLE_CERT_PASSWORD_[A-Z0-9_]+$/,
+];
+/** Queue shards per region and provider at most (the queue package's MAX_QUEUE_SHARDS). */
+const MAX_QUEUE_SHARDS = 256;
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const DEFAULT_LISTEN_ADDRESS = ':8086';
 const DEFAULT_ADMIN_LISTEN_ADDRESS = '127.0.0.1:9464';
@@ -139,34 +148,57 @@ function redisSettings(
   if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
     issues.problems.push(`HPNS_REDIS_CA_FILE ${JSON.stringify(caFile)} holds no PEM certificate`);
   }
+  const sharedShards = readEnvSetting(env, files, issues, 'HPNS_QUEUE_SHARDS');
+  const defaultShards =
+    sharedShards === undefined
+      ? 1
+      : (parseIntSetting(issues, 'HPNS_QUEUE_SHARDS', sharedShards, 1, MAX_QUEUE_SHARDS) ?? 1);
   const redis: Record<string, RedisRegionConfig> = {};
   for (const region of regions) {
-    const name = `HPNS_REDIS_URL_${region.toUpperCase()}`;
+    const suffix = region.toUpperCase();
+    const name = `HPNS_REDIS_URL_${suffix}`;
     const text = readEnvSetting(env, files, issues, name) ?? (regions.length === 1 ? shared : undefined);
     if (text === undefined && regions.length > 1) {
       issues.problems.push(`${name} is required: every region has its own Redis`);
       continue;
     }
-    let url: URL;
+    const clusterName = `HPNS_REDIS_CLUSTER_${suffix}`;
+    const clusterText = readEnvSetting(env, files, issues, clusterName);
+    const clusterSetting =
+      clusterText === undefined ? undefined : parseBoolSetting(issues, clusterName, clusterText);
+    const shardsName = `HPNS_QUEUE_SHARDS_${suffix}`;
+    const shardsText = readEnvSetting(env, files, issues, shardsName);
+    const shards =
+      shardsText === undefined
+        ? defaultShards
+        : (parseIntSetting(issues, shardsName, shardsText, 1, MAX_QUEUE_SHARDS) ?? defaultShards);
+    let target: RedisTarget;
     try {
-      url = new URL(text ?? DEFAULT_REDIS_URL);
-    } catch {
-      issues.problems.push(`${name}: not a valid URL`); // never echoed: it may hold a password
+      target = parseRedisTarget(text ?? DEFAULT_REDIS_URL, clusterSetting);
+    } catch (error) {
+      // The parser's messages never hold the URL (it may hold a password).
+      issues.problems.push(`${name}: ${(error as Error).message}`);
       continue;
     }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      issues.problems.push(`${name}: scheme must be redis: or rediss:, got ${url.protocol}`);
-      continue;
+    const tls = target.seeds[0]?.protocol === 'rediss:';
+    for (const url of target.seeds) {
+      if (!tls && !isLoopbackHost(url.hostname)) {
+        issues.warnings.push(
+          `${name}: plain redis: to ${url.hostname}; use rediss: (TLS) off the local host`,
+        );
+      }
     }
-    const loopback =
-      ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
-    if (url.protocol === 'redis:' && !loopback) {
-      issues.warnings.push(`${name}: plain redis: to ${url.hostname}; use rediss: (TLS) off the local host`);
+    if (!target.cluster && shards > 1) {
+      issues.warnings.push(
+        `region ${region}: ${shards} queue shards on a single Redis spread no load; shards pay off on a cluster`,
+      );
     }
     redis[region] = {
-      url: new Secret(url.href),
-      displayUrl: redactRedisUrl(url),
-      caPem: url.protocol === 'rediss:' ? caPem : undefined,
+      url: new Secret(target.seeds.map((url) => url.href).join(',')),
+      displayUrl: target.seeds.map((url) => redactRedisUrl(url)).join(','),
+      cluster: target.cluster,
+      shards,
+      caPem: tls ? caPem : undefined,
     };
   }
   if (caPem !== undefined && !Object.values(redis).some((r) => r.caPem !== undefined)) {
@@ -212,6 +244,11 @@ function payloadKeys(
     current: chosen ?? keys[keys.length - 1]?.id,
     given: Boolean(env['HPNS_PAYLOAD_KEYS'] || env['HPNS_PAYLOAD_KEYS_FILE']),
   };
+}
+
+/** A URL's host name is the local host: `localhost`, `[::1]` or 127.0.0.0/8. */
+function isLoopbackHost(hostname: string): boolean {
+  return ['localhost', '[::1]'].includes(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** `127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`; `:9464` and `0.0.0.0:9464` bind every interface. */

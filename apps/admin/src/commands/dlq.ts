@@ -221,7 +221,7 @@ async function redrive(session: AdminSession, args: string[], json: boolean, io:
     const connection = await session.redis(region);
     const deadLetters = new DeadLetters({ region, connection });
     const entries = await collect(deadLetters, scope);
-    const queues = new RegionQueues({ region, connection });
+    const queues = new RegionQueues({ region, connection, shards: session.shards(region) });
     try {
       const result = await redriveDeadLetters(entries, {
         deadLetters,

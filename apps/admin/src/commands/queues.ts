@@ -11,7 +11,11 @@ async function withQueues<T>(
   region: Region,
   fn: (queues: RegionQueues) => Promise<T>,
 ): Promise<T> {
-  const queues = new RegionQueues({ region, connection: await session.redis(region) });
+  const queues = new RegionQueues({
+    region,
+    connection: await session.redis(region),
+    shards: session.shards(region),
+  });
   try {
     return await fn(queues);
   } finally {
@@ -47,7 +51,7 @@ export async function queuesCommand(
       ['region', 'queue', 'waiting', 'active', 'delayed', 'failed', 'oldest waiting', 'paused'],
       statuses.map((s) => [
         s.region,
-        s.queue,
+        s.leftover ? `${s.queue} (leftover, draining)` : s.queue,
         String(s.waiting),
         String(s.active),
         String(s.delayed),

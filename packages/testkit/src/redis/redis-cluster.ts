@@ -99,6 +99,11 @@ export class TestRedisCluster {
     return this.ports.map((port) => `127.0.0.1:${port}`);
   }
 
+  /** The cluster as HPNS_REDIS_URL_<REGION> names one: every node's `redis://` URL, comma-separated. */
+  get url(): string {
+    return this.ports.map((port) => `redis://127.0.0.1:${port}`).join(',');
+  }
+
   /** The node listening on `port`. */
   node(port: number): TestRedis {
     const node = this.#nodes.find((n) => n.port === port);
