@@ -135,6 +135,8 @@ describe('hpns (in process, two regions)', () => {
             region: 'de',
             provider: 'apns',
             queue: 'push-de-apns',
+            shard: 0,
+            leftover: false,
             waiting: 0,
             active: 0,
             delayed: 0,

@@ -5,8 +5,10 @@ import {
   createPayloadCipher,
   createProducerConnection,
   createWorkerConnection,
+  isShardedOutcomeChannel,
   outcomeChannel,
   publishOutcome,
+  publishOutcomes,
   type OutcomeListener,
   PushProducer,
   pushQueueName,
@@ -170,14 +172,14 @@ describe('OutcomeListener', () => {
       const b = listener.wait('req-b', 50);
       expect(listener.waiting).toBe(2);
       await publishOutcome(publisher, channel, { requestId: 'req-a', response: { status: 'REMOVE' } });
-      await publisher.publish(channel, 'not json');
+      await publisher.spublish(channel, 'not json');
       expect(await a.promise).toEqual({ status: 'REMOVE' });
       expect(await b.promise).toBeUndefined();
       expect(listener.waiting).toBe(0);
-      await publisher.publish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
+      await publisher.spublish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
       // A non-string error would break the Mattermost server's map[string]string decoding: refused too.
       const c = listener.wait('req-c', 200);
-      await publisher.publish(
+      await publisher.spublish(
         channel,
         JSON.stringify({ requestId: 'req-c', response: { status: 'FAIL', error: 123 } }),
       );
@@ -185,6 +187,24 @@ describe('OutcomeListener', () => {
       await new Promise((resolve) => publisher.ping(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       expect(listener.malformedCount).toBeGreaterThanOrEqual(1);
+    } finally {
+      await listener.close();
+      subscriber.disconnect();
+      publisher.disconnect();
+    }
+  });
+
+  it('answers an ingress of the release before sharded pub/sub on its plain channel (rolling upgrade)', async () => {
+    const subscriber = createWorkerConnection({ url: redis.url });
+    const publisher = createWorkerConnection({ url: redis.url });
+    const legacy = 'hpns:{outcomes-us}:ingress-old';
+    expect(isShardedOutcomeChannel(legacy)).toBe(false);
+    expect(isShardedOutcomeChannel(outcomeChannel('us' as Region, 'ingress-new'))).toBe(true);
+    const listener = await createOutcomeListener(subscriber, legacy);
+    try {
+      const a = listener.wait('req-old', 5_000);
+      await publishOutcomes(publisher, legacy, [{ requestId: 'req-old', response: { status: 'OK' } }]);
+      expect(await a.promise).toEqual({ status: 'OK' });
     } finally {
       await listener.close();
       subscriber.disconnect();
@@ -209,7 +229,7 @@ describe('OutcomeListener', () => {
         started.push({ connection, listener: await createOutcomeListener(connection, channel), channel });
       }
       expect(errors.map((e) => e.message)).toEqual([]);
-      const subscribed = (await publisher.call('PUBSUB', 'NUMSUB', ...started.map((s) => s.channel))) as (
+      const subscribed = (await publisher.call('PUBSUB', 'SHARDNUMSUB', ...started.map((s) => s.channel))) as (
         string | number
       )[];
       expect(subscribed.filter((_, i) => i % 2 === 1).map(Number)).toEqual(started.map(() => 1));

@@ -569,6 +569,67 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads a comma-separated seed list as a Redis Cluster, with per-region shards', () => {
+    const { config, warnings } = load(
+      {},
+      {
+        HPNS_REGIONS: 'us,de',
+        HPNS_REDIS_URL_US: 'rediss://:pw@10.0.0.1:6379, rediss://:pw@10.0.0.2:6379,rediss://:pw@10.0.0.3:6379',
+        HPNS_REDIS_URL_DE: 'rediss://:pw@clustercfg.de.internal:6379',
+        HPNS_REDIS_CLUSTER_DE: 'true',
+        HPNS_QUEUE_SHARDS: '6',
+        HPNS_QUEUE_SHARDS_DE: '3',
+      },
+    );
+    // TLS everywhere: no warning about Redis.
+    expect(warnings.filter((w) => /redis|shard/i.test(w))).toEqual([]);
+    expect(config.redis['us']).toMatchObject({
+      cluster: true,
+      shards: 6,
+      displayUrl: 'rediss://:***@10.0.0.1:6379,rediss://:***@10.0.0.2:6379,rediss://:***@10.0.0.3:6379',
+    });
+    expect(config.redis['us']?.url.reveal()).toBe(
+      'rediss://:pw@10.0.0.1:6379,rediss://:pw@10.0.0.2:6379,rediss://:pw@10.0.0.3:6379',
+    );
+    expect(config.redis['de']).toMatchObject({ cluster: true, shards: 3 });
+    // The default: one Redis, one shard.
+    expect(load({}, {}).config.redis['us']).toMatchObject({ cluster: false, shards: 1 });
+  });
+
+  it('refuses malformed seed lists and shard counts without echoing a password', () => {
+    const problems = problemsOf(
+      loadError(
+        {},
+        {
+          HPNS_REGIONS: 'us,de,jp',
+          HPNS_REDIS_URL_US: 'rediss://:pw@10.0.0.1:6379,redis://:pw@10.0.0.2:6379',
+          HPNS_REDIS_URL_DE: 'rediss://:pw@a:1,rediss://:other@b:1',
+          HPNS_REDIS_CLUSTER_DE: 'maybe',
+          HPNS_REDIS_URL_JP: 'rediss://:pw@a:1,rediss://:pw@b:1',
+          HPNS_REDIS_CLUSTER_JP: 'false',
+          HPNS_QUEUE_SHARDS_JP: '257',
+          HPNS_QUEUE_SHARDS: '0',
+        },
+      ),
+    );
+    expect(problems).toEqual([
+      'HPNS_QUEUE_SHARDS must be between 1 and 256, got 0',
+      'HPNS_REDIS_URL_US: seed 2 differs from the first in scheme or credentials; a cluster has one of each',
+      'HPNS_REDIS_CLUSTER_DE must be true or false, got "maybe"',
+      'HPNS_REDIS_URL_DE: seed 2 differs from the first in scheme or credentials; a cluster has one of each',
+      'HPNS_QUEUE_SHARDS_JP must be between 1 and 256, got 257',
+      'HPNS_REDIS_URL_JP: several URLs name a cluster, but the setting says it is not one',
+    ]);
+    expect(problems.join('\n')).not.toContain('pw');
+    expect(problemsOf(loadError({}, { HPNS_REDIS_URL: 'rediss://a:1,,nonsense' }))).toEqual([
+      'HPNS_REDIS_URL_US: seed 2 is not a valid URL',
+    ]);
+    // Shards on a single Redis are allowed (a rehearsal of a layout) but spread nothing: a warning says so.
+    expect(load({}, { HPNS_QUEUE_SHARDS: '4' }).warnings).toContain(
+      'region us: 4 queue shards on a single Redis spread no load; shards pay off on a cluster',
+    );
+  });
+
   it('validates service-account files and warns about the deprecated AndroidApiKey', () => {
     const account = JSON.stringify({ type: 'service_account', project_id: 'p' });
     const error = loadError(
