@@ -229,9 +229,11 @@ describe('OutcomeListener', () => {
         started.push({ connection, listener: await createOutcomeListener(connection, channel), channel });
       }
       expect(errors.map((e) => e.message)).toEqual([]);
-      const subscribed = (await publisher.call('PUBSUB', 'SHARDNUMSUB', ...started.map((s) => s.channel))) as (
-        string | number
-      )[];
+      const subscribed = (await publisher.call(
+        'PUBSUB',
+        'SHARDNUMSUB',
+        ...started.map((s) => s.channel),
+      )) as (string | number)[];
       expect(subscribed.filter((_, i) => i % 2 === 1).map(Number)).toEqual(started.map(() => 1));
       const answers = started.map(({ listener }, i) => listener.wait(`req-${i}`, 5000).promise);
       await Promise.all(

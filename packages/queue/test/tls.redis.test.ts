@@ -60,11 +60,11 @@ describe('rediss: connections with a private CA', () => {
     }
     // The TLS options each connection was given: SNI for the name, none for the address (Node deprecates an
     // address as server name, DEP0123).
-    expect(opened.map((c) => ((c.options as { tls?: unknown }).tls as { servername?: string } | undefined)?.servername)).toEqual([
-      'localhost',
-      'localhost',
-      undefined,
-    ]);
+    expect(
+      opened.map(
+        (c) => ((c.options as { tls?: unknown }).tls as { servername?: string } | undefined)?.servername,
+      ),
+    ).toEqual(['localhost', 'localhost', undefined]);
   });
 
   it('refuses the server without the CA, and under a name its certificate does not hold', async () => {

@@ -574,7 +574,8 @@ describe('loadConfig', () => {
       {},
       {
         HPNS_REGIONS: 'us,de',
-        HPNS_REDIS_URL_US: 'rediss://:pw@10.0.0.1:6379, rediss://:pw@10.0.0.2:6379,rediss://:pw@10.0.0.3:6379',
+        HPNS_REDIS_URL_US:
+          'rediss://:pw@10.0.0.1:6379, rediss://:pw@10.0.0.2:6379,rediss://:pw@10.0.0.3:6379',
         HPNS_REDIS_URL_DE: 'rediss://:pw@clustercfg.de.internal:6379',
         HPNS_REDIS_CLUSTER_DE: 'true',
         HPNS_QUEUE_SHARDS: '6',
