@@ -31,7 +31,10 @@ export interface IngressRegionOptions {
   hasher: KeyedHasher;
   logger: Logger;
   /** Envelope format and group-commit limits (PushProducerOptions). */
-  producer?: Pick<PushProducerOptions, 'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes' | 'shards'>;
+  producer?: Pick<
+    PushProducerOptions,
+    'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes' | 'shards' | 'waitReplicas'
+  >;
   /** How long to wait for Redis at start. Default 30 s. */
   readyTimeoutMs?: number;
 }

@@ -93,7 +93,11 @@ export async function main(): Promise<void> {
           cipher,
           hasher,
           logger,
-          producer: { format: config.sealedJobFormat, shards: config.redis[region]?.shards ?? 1 },
+          producer: {
+            format: config.sealedJobFormat,
+            shards: config.redis[region]?.shards ?? 1,
+            waitReplicas: config.redis[region]?.waitReplicas ?? 0,
+          },
         }),
       );
     }

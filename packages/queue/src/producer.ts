@@ -39,6 +39,17 @@ export interface PushProducerOptions {
   maxInFlight?: number;
   /** Pushes per envelope at most. Default 256. */
   maxPushes?: number;
+  /**
+   * Replicas that must hold an envelope before its pushes are answered (HPNS_REDIS_WAIT_REPLICAS). Redis
+   * replicates asynchronously: without this, an envelope acknowledged by a master that is killed before it
+   * passed the envelope on is lost although its pushes were answered OK. With it, every add is followed by a
+   * WAIT on the node of the add's slot; a node lost meanwhile fails the add (the retryable answer), and a WAIT
+   * that times out (no replica answering: the cluster runs degraded) answers OK all the same, counted in
+   * `unreplicatedEnvelopes`, so that a replica's outage does not become the region's. Default 0 (off).
+   */
+  waitReplicas?: number;
+  /** How long an add waits for its replicas, in ms. Default 500. */
+  waitReplicasTimeoutMs?: number;
   /** Content bytes per envelope at most (estimated from the notification's text fields). Default 512 KiB. */
   maxBytes?: number;
 }
@@ -160,6 +171,12 @@ export class PushProducer {
   readonly #jobOptions: JobsOptions;
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
+  #unreplicated = 0;
+
+  /** Envelopes answered although fewer replicas than `waitReplicas` acknowledged them in time. */
+  get unreplicatedEnvelopes(): number {
+    return this.#unreplicated;
+  }
 
   constructor(options: PushProducerOptions) {
     this.region = options.region;
@@ -285,6 +302,7 @@ export class PushProducer {
       if (format === 4) {
         const pushes: EnvelopePush[] = batch.map(({ job }) => ({ job, attempts: 0 }));
         const envelopeId = await addEnvelope(queue, this.#options.cipher, pushes, 0, this.#jobOptions);
+        await this.#replicated(queue);
         for (const item of batch) item.resolve({ duplicate: false, envelopeId });
       } else {
         await queue.addBulk(
@@ -295,6 +313,7 @@ export class PushProducer {
             opts: { ...this.#jobOptions, attempts: 25, jobId: job.routing.requestId },
           })),
         );
+        await this.#replicated(queue);
         for (const item of batch) item.resolve({ duplicate: false, envelopeId: item.job.routing.requestId });
       }
       shard.downUntilMs = 0;
@@ -303,6 +322,26 @@ export class PushProducer {
       const error = redisUnavailable('enqueue', cause);
       for (const item of batch) item.reject(error);
     }
+  }
+
+  /**
+   * Waits (waitReplicas) until the node that took the last add to `queue` has passed it to its replicas. WAIT
+   * names no key, so it goes in a pipeline behind a read of one of the queue's keys: a cluster client sends a
+   * pipeline to the node of its keys' slot, on the connection the add went over.
+   * @throws when the node cannot be reached (the envelope may be lost with it: the pushes are refused).
+   */
+  async #replicated(queue: Queue): Promise<void> {
+    const replicas = this.#options.waitReplicas ?? 0;
+    if (replicas <= 0) return;
+    const results = await this.#options.connection
+      .pipeline()
+      .exists(`${queue.opts.prefix ?? ''}:${queue.name}:meta`)
+      .wait(replicas, this.#options.waitReplicasTimeoutMs ?? 500)
+      .exec();
+    const [, waited] = results ?? [];
+    if (waited === undefined) throw new Error('WAIT got no answer');
+    if (waited[0] !== null) throw waited[0];
+    if (Number(waited[1]) < replicas) this.#unreplicated += 1;
   }
 
   /** Sends what is pending and closes the queues (not the connection, which the caller owns). */

@@ -148,6 +148,31 @@ test('a producer spreads envelopes over 6 shards; consumers of every shard take 
   }
 }, 40_000);
 
+test('with waitReplicas, an add is answered once a replica holds it; without a replica it is counted', async () => {
+  const connection = track(createProducerConnection({ url: cluster.url }));
+  await waitForReady(connection, 10_000);
+  const producer = new PushProducer({ region: US, connection, cipher, shards: 3, waitReplicas: 1 });
+  for (let i = 0; i < 9; i++) await producer.enqueue(makeJob());
+  expect(producer.unreplicatedEnvelopes).toBe(0);
+  await producer.close();
+  // A master alone (its replica asked for two): the WAIT times out, the push is still answered.
+  const lonely = new PushProducer({
+    region: US,
+    connection,
+    cipher,
+    waitReplicas: 2,
+    waitReplicasTimeoutMs: 50,
+  });
+  const result = await lonely.enqueue(makeJob());
+  expect(result.duplicate).toBe(false);
+  expect(lonely.unreplicatedEnvelopes).toBe(1);
+  await lonely.close();
+  const queues = new RegionQueues({ region: US, connection, shards: 3 });
+  for (const provider of queues.providers)
+    for (const queue of queues.shardQueues(provider)) await queue.obliterate({ force: true });
+  await queues.close();
+});
+
 test('a lowered shard count leaves shards that are found as leftovers until drained', async () => {
   const connection = track(createProducerConnection({ url: cluster.url }));
   await waitForReady(connection, 10_000);

@@ -55,6 +55,11 @@ export interface RedisRegionConfig {
   /** Queue shards per provider (HPNS_QUEUE_SHARDS_<REGION>, else HPNS_QUEUE_SHARDS; 1–256, default 1). */
   readonly shards: number;
   /**
+   * Replicas that must acknowledge an envelope before its pushes are answered OK (HPNS_REDIS_WAIT_REPLICAS, 0–5,
+   * default 0): with 1, a master killed right after an add cannot take answered pushes with it.
+   */
+  readonly waitReplicas: number;
+  /**
    * CA certificates (PEM) trusted for a `rediss:` URL instead of Node's default roots (`HPNS_REDIS_CA_FILE`: a
    * Redis with a certificate of a private CA); undefined for `redis:` URLs and when not set.
    */

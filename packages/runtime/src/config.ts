@@ -41,6 +41,7 @@ export const CONFIG_ENV_VARS = [
   'HPNS_REDIS_URL',
   'HPNS_REDIS_CA_FILE',
   'HPNS_QUEUE_SHARDS',
+  'HPNS_REDIS_WAIT_REPLICAS',
   'HPNS_SEND_TIMEOUT_SEC',
   'HPNS_RETRY_TIMEOUT_SEC',
   'HPNS_THROTTLE_PER_SEC',
@@ -153,6 +154,9 @@ function redisSettings(
     sharedShards === undefined
       ? 1
       : (parseIntSetting(issues, 'HPNS_QUEUE_SHARDS', sharedShards, 1, MAX_QUEUE_SHARDS) ?? 1);
+  const waitText = readEnvSetting(env, files, issues, 'HPNS_REDIS_WAIT_REPLICAS');
+  const waitReplicas =
+    waitText === undefined ? 0 : (parseIntSetting(issues, 'HPNS_REDIS_WAIT_REPLICAS', waitText, 0, 5) ?? 0);
   const redis: Record<string, RedisRegionConfig> = {};
   for (const region of regions) {
     const suffix = region.toUpperCase();
@@ -198,6 +202,7 @@ function redisSettings(
       displayUrl: target.seeds.map((url) => redactRedisUrl(url)).join(','),
       cluster: target.cluster,
       shards,
+      waitReplicas,
       caPem: tls ? caPem : undefined,
     };
   }

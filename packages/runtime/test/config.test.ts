@@ -580,6 +580,7 @@ describe('loadConfig', () => {
         HPNS_REDIS_CLUSTER_DE: 'true',
         HPNS_QUEUE_SHARDS: '6',
         HPNS_QUEUE_SHARDS_DE: '3',
+        HPNS_REDIS_WAIT_REPLICAS: '1',
       },
     );
     // TLS everywhere: no warning about Redis.
@@ -592,9 +593,12 @@ describe('loadConfig', () => {
     expect(config.redis['us']?.url.reveal()).toBe(
       'rediss://:pw@10.0.0.1:6379,rediss://:pw@10.0.0.2:6379,rediss://:pw@10.0.0.3:6379',
     );
-    expect(config.redis['de']).toMatchObject({ cluster: true, shards: 3 });
-    // The default: one Redis, one shard.
-    expect(load({}, {}).config.redis['us']).toMatchObject({ cluster: false, shards: 1 });
+    expect(config.redis['de']).toMatchObject({ cluster: true, shards: 3, waitReplicas: 1 });
+    // The default: one Redis, one shard, no wait for replicas.
+    expect(load({}, {}).config.redis['us']).toMatchObject({ cluster: false, shards: 1, waitReplicas: 0 });
+    expect(problemsOf(loadError({}, { HPNS_REDIS_WAIT_REPLICAS: '9' }))).toEqual([
+      'HPNS_REDIS_WAIT_REPLICAS must be between 0 and 5, got 9',
+    ]);
   });
 
   it('refuses malformed seed lists and shard counts without echoing a password', () => {

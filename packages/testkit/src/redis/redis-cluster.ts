@@ -142,7 +142,7 @@ export class TestRedisCluster {
 
   /**
    * Resolves once every running node reports `cluster_state:ok`, all 16384 slots are served by masters that
-   * are not failing, and each expected replica is attached.
+   * are not failing, and each expected replica is attached and in sync with its master.
    */
   async waitHealthy(timeoutMs = this.#options.startTimeoutMs ?? 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -164,7 +164,12 @@ export class TestRedisCluster {
     const replicas = nodes.filter((n) => n.role === 'replica' && !n.failing && n.connected);
     const expected = (this.#options.masters ?? 3) * (this.#options.replicasPerMaster ?? 1);
     const running = this.#nodes.filter((n) => n.pid !== undefined).length;
-    return served === 16384 && replicas.length >= Math.min(expected, running - masters.length);
+    if (served !== 16384 || replicas.length < Math.min(expected, running - masters.length)) return false;
+    // Attached is not yet replicating: each replica's link to its master must be up (initial sync done).
+    for (const replica of replicas) {
+      if (!(await cli(replica.port, 'INFO', 'replication')).includes('master_link_status:up')) return false;
+    }
+    return true;
   }
 
   /** Stops every node and removes the cluster's directory. */
@@ -200,6 +205,10 @@ export async function startTestRedisCluster(
           String(await freePort()),
           // A replica whose link was down longer than the timeout may still take over: tests kill masters.
           '--cluster-replica-validity-factor',
+          '0',
+          // Replicas sync at once instead of after Redis's 5 s wait for more replicas (diskless sync), so a
+          // cluster is replicating when it is reported healthy.
+          '--repl-diskless-sync-delay',
           '0',
         ],
       });
