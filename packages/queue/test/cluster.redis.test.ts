@@ -249,3 +249,30 @@ test('idempotency, dead tokens, acks and final outcomes work across the cluster'
   );
   expect(holding.filter((count) => count > 0).length).toBeGreaterThan(1);
 });
+
+// Last: it kills a master of the shared cluster.
+test('a shard whose master is down is passed over while the others take the envelopes', async () => {
+  const connection = track(createProducerConnection({ url: cluster.url }));
+  await waitForReady(connection, 10_000);
+  const producer = new PushProducer({ region: US, connection, cipher, shards: 3, maxInFlight: 1 });
+  const victim = await cluster.masterOfSlot(keySlot(pushQueueShard(US, 'apns', 1).prefix));
+  await cluster.node(victim.port).kill('SIGKILL');
+  let refused = 0;
+  let accepted = 0;
+  for (let i = 0; i < 30; i++) {
+    try {
+      await producer.enqueue(makeJob());
+      accepted += 1;
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('HPNS_REDIS_UNAVAILABLE');
+      refused += 1;
+    }
+  }
+  process.stderr.write(
+    `cluster shard skip: ${accepted} accepted, ${refused} refused with shard 1's master down\n`,
+  );
+  // The first envelope that found the node gone was refused; the rest went to shards 0 and 2.
+  expect(refused).toBeLessThanOrEqual(2);
+  expect(accepted).toBeGreaterThanOrEqual(28);
+  await producer.close();
+}, 30_000);
