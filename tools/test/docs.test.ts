@@ -41,7 +41,12 @@ describe('README.md', () => {
     const documented = tableAfter('## Configuration').flatMap(([name]) =>
       (name ?? '').replace(/`/g, '').split(', '),
     );
-    const families = ['HPNS_REDIS_URL_<REGION>', 'HPNS_APPLE_CERT_PASSWORD_<TYPE>'];
+    const families = [
+      'HPNS_REDIS_URL_<REGION>',
+      'HPNS_REDIS_CLUSTER_<REGION>',
+      'HPNS_QUEUE_SHARDS_<REGION>',
+      'HPNS_APPLE_CERT_PASSWORD_<TYPE>',
+    ];
     expect([...documented].sort()).toEqual([...CONFIG_ENV_VARS, ...families].sort());
   });
 
