@@ -63,6 +63,17 @@ const TEXT =
   'Hi team, the release review moved to Thursday at 10:00. Please bring the updated numbers for the ' +
   'push latency dashboard and the list of open incidents from last week.';
 let serial = 0;
+const WORDS = TEXT.split(' ');
+/** The text's words in a random order: different in every push, so envelopes compress like real chat. */
+function message() {
+  const words = [...WORDS];
+  for (let i = words.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [words[i], words[j]] = [words[j], words[i]];
+  }
+  return words.join(' ');
+}
+
 function push(replyTo) {
   serial += 1;
   const id = `r${serial.toString(36)}${Math.random().toString(36).slice(2, 10)}`;
@@ -85,7 +96,7 @@ function push(replyTo) {
       platform,
       server_id: `s${id.padEnd(25, 'x')}`,
       device_id: id.padEnd(64, 'a'),
-      message: TEXT,
+      message: message(),
       channel_name: 'Town Square',
       sender_name: 'alice',
       badge: 3,
@@ -97,11 +108,14 @@ function push(replyTo) {
 
 /** INFO fields of one node. */
 async function info(connection) {
-  const text = await connection.info();
+  const text = await connection.info('all');
   const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
   return {
     commands: field('total_commands_processed'),
     cpu: field('used_cpu_user') + field('used_cpu_sys'),
+    calls: Object.fromEntries(
+      [...text.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)].map(([, name, calls]) => [name, Number(calls)]),
+    ),
     // What the data holds: the replicas' and clients' output buffers (a burst of writes waiting to be sent)
     // are left out, as they drain by themselves.
     memory:
@@ -287,6 +301,14 @@ async function runCase(label, url, shards, target) {
         `${fmt(perPush, 1)} µs/push of the whole load  memory +${fmt(memoryGrowth[i] / 1024)} KiB for ${fmt(QUEUED)} queued pushes ` +
         `(${fmt(memoryGrowth[i] / QUEUED, 0)} B/push of the whole queue)`,
     );
+  }
+  for (const [i, { port }] of nodes.entries()) {
+    const delta = Object.entries(after[i].calls)
+      .map(([name, calls]) => [name, (calls - (before[i].calls[name] ?? 0)) / elapsedS])
+      .filter(([, rate]) => rate >= 1)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8);
+    console.log(`  :${port} commands/s: ${delta.map(([n, r]) => `${n} ${fmt(r)}`).join(', ')}`);
   }
   const opsPerNode = nodes.map((_, i) => (after[i].commands - before[i].commands) / elapsedS);
   const perShardTaken = [...taken.values()];

@@ -1,6 +1,6 @@
 import { type RedisConnection } from './connections';
 import { type Region } from '@hpns/protocol';
-import { redisUnavailable } from './connections';
+import { isCluster, redisUnavailable } from './connections';
 import { IDEMPOTENCY_WINDOW_MS } from './final-outcomes';
 import { idempotencyKey } from './names';
 
@@ -54,11 +54,14 @@ export class IdempotencyStore {
   readonly #commands: IdempotencyCommands;
   readonly #windowMs: number;
   readonly #now: () => number;
+  /** Shards placed evenly over a cluster's slots (idempotencyKey). */
+  readonly #placed: boolean;
 
   constructor(options: IdempotencyOptions) {
     this.#options = options;
     this.#windowMs = options.windowMs ?? IDEMPOTENCY_WINDOW_MS;
     this.#now = options.now ?? Date.now;
+    this.#placed = isCluster(options.connection);
     const connection = options.connection as RedisConnection & Partial<IdempotencyCommands>;
     if (connection.hpnsIdemReserve === undefined) {
       connection.defineCommand('hpnsIdemReserve', { numberOfKeys: 2, lua: RESERVE });
@@ -70,10 +73,11 @@ export class IdempotencyStore {
   #keys(key: string): { field: string; cur: string; prev: string } {
     const slot = Math.floor(this.#now() / this.#windowMs);
     const shard = key.charAt(0);
+    const placed = this.#placed;
     return {
       field: key.slice(0, 16),
-      cur: idempotencyKey(this.#options.region, shard, slot),
-      prev: idempotencyKey(this.#options.region, shard, slot - 1),
+      cur: idempotencyKey(this.#options.region, shard, slot, placed),
+      prev: idempotencyKey(this.#options.region, shard, slot - 1, placed),
     };
   }
 

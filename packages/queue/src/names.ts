@@ -57,6 +57,16 @@ function shardPosition(index: number): number {
   return ((index % 3) + reversed) / 3;
 }
 
+/**
+ * `<name>@<salt>` with the smallest salt that puts the tag's slot within PLACEMENT_WINDOW slots after `target`:
+ * a hash tag placed on the slot circle (CRC16 spreads salts evenly, so about a thousand tries).
+ */
+function placedTag(name: string, target: number): string {
+  let salt = 0;
+  while ((keySlot(`${name}@${salt}`) - target + CLUSTER_SLOTS) % CLUSTER_SLOTS >= PLACEMENT_WINDOW) salt++;
+  return `${name}@${salt}`;
+}
+
 const shardCache = new Map<string, QueueShard>();
 
 /**
@@ -84,10 +94,7 @@ export function pushQueueShard(region: Region, provider: ProviderKind, index: nu
     const name = `${base}-s${index}`;
     const origin = keySlot(queuePrefix(base));
     const target = (origin + Math.round(shardPosition(index) * CLUSTER_SLOTS)) % CLUSTER_SLOTS;
-    let salt = 0;
-    // CRC16 spreads the salts evenly: a window of 16 slots is hit within about a thousand tries.
-    while ((keySlot(`${name}@${salt}`) - target + CLUSTER_SLOTS) % CLUSTER_SLOTS >= PLACEMENT_WINDOW) salt++;
-    shard = { region, provider, index, name, prefix: `${KEY_ROOT}:{${name}@${salt}}` };
+    shard = { region, provider, index, name, prefix: `${KEY_ROOT}:{${placedTag(name, target)}}` };
   }
   shardCache.set(cacheKey, shard);
   return shard;
@@ -153,12 +160,32 @@ export function finalOutcomeKey(region: Region, requestId: string): string {
   return `${KEY_ROOT}:final-${region}:${requestId}`;
 }
 
+/** The 64 shards of the idempotency store: the first character of a key's base64url hash. */
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+const idempotencyTags = new Map<string, string>();
+
 /**
  * One slot (a window of time) of one shard of the idempotency store (idempotency.ts). The shard is a hash tag, so
- * a slot and the one before it share a cluster slot, while the 64 shards spread over the cluster.
+ * a slot and the one before it share a cluster slot, while the 64 shards spread over the cluster. On a single
+ * Redis (`placed` false) the tag is `idem-<region>-<shard>`, as before clusters were served. On a cluster it is
+ * placed like the queue shards, at even spacing round the slot circle (21 or 22 shards per master of three):
+ * left to CRC16, 64 tags fell 26/22/16 on three masters in the balance bench, and the node with 26 took 70 %
+ * more of these scripts than the one with 16.
  */
-export function idempotencyKey(region: Region, shard: string, slot: number): string {
-  return `${KEY_ROOT}:{idem-${region}-${shard}}:${slot}`;
+export function idempotencyKey(region: Region, shard: string, slot: number, placed = false): string {
+  if (!placed) return `${KEY_ROOT}:{idem-${region}-${shard}}:${slot}`;
+  const name = `idem-${region}-${shard}`;
+  let tag = idempotencyTags.get(name);
+  if (tag === undefined) {
+    // A key that is not base64url (a caller's bug) still gets a shard, by its character code.
+    const found = BASE64URL.indexOf(shard);
+    const index = found >= 0 ? found : shard.charCodeAt(0) % BASE64URL.length;
+    const origin = keySlot(`idem-${region}`);
+    tag = placedTag(name, (origin + Math.round((index / BASE64URL.length) * CLUSTER_SLOTS)) % CLUSTER_SLOTS);
+    idempotencyTags.set(name, tag);
+  }
+  return `${KEY_ROOT}:{${tag}}:${slot}`;
 }
 
 /** The dead-letter stream of a region: one record per push that failed for good (dead-letters.ts). */

@@ -10,6 +10,7 @@ import {
   duplicateConnection,
   FinalOutcomes,
   IdempotencyStore,
+  idempotencyKey,
   isCluster,
   keyedHasher,
   keySlot,
@@ -103,6 +104,22 @@ test('queue shards land on different masters, S/M per master ±1', async () => {
   }
   // Names depend on the index only: a larger count keeps the smaller one's shards.
   expect(pushQueueShards(US, 'apns', 8).slice(0, 4)).toEqual(pushQueueShards(US, 'apns', 4));
+});
+
+test('the 64 idempotency shards are placed evenly over the masters', async () => {
+  const masters = (await cluster.nodes()).filter((n) => n.role === 'master');
+  const perMaster = new Map(masters.map((m) => [m.port, 0]));
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (const shard of alphabet) {
+    const master = await cluster.masterOfSlot(keySlot(idempotencyKey(US, shard, 1, true)));
+    perMaster.set(master.port, (perMaster.get(master.port) ?? 0) + 1);
+  }
+  const counts = [...perMaster.values()].sort();
+  expect(counts).toEqual([21, 21, 22]);
+  // A window's two slots share a cluster slot, so the check stays one script on one node.
+  expect(keySlot(idempotencyKey(US, 'Q', 7, true))).toBe(keySlot(idempotencyKey(US, 'Q', 8, true)));
+  // On a single Redis the names are those of the release before clusters.
+  expect(idempotencyKey(US, 'Q', 7)).toBe('hpns:{idem-us-Q}:7');
 });
 
 test('a producer spreads envelopes over 6 shards; consumers of every shard take them all', async () => {
