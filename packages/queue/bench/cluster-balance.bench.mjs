@@ -314,8 +314,9 @@ async function runCase(label, url, shards, target) {
   const perShardTaken = [...taken.values()];
   const redisUsPerPush = (redisCpuTotal * 1e6) / pushes;
   console.log(
-    `Redis CPU, all masters: ${fmt(redisUsPerPush, 1)} µs per push → one core carries about ` +
-      `${fmt(1e6 / redisUsPerPush)} pushes/s of this mix; per node (even shards): ${fmt((1e6 / redisUsPerPush) * nodes.length)} pushes/s for the cluster`,
+    `Redis CPU, all masters: ${fmt(redisUsPerPush, 1)} µs per push → at one full core per master, about ` +
+      `${fmt((1e6 / redisUsPerPush) * nodes.length)} pushes/s of this mix for ${nodes.length} master(s), ` +
+      `${fmt(1e6 / redisUsPerPush)} per master`,
   );
   console.log(
     `memory per queued push: ${fmt(memoryGrowth.reduce((a, b) => a + b, 0) / QUEUED)} B (all masters, ${fmt(QUEUED)} pushes)`,
@@ -348,11 +349,24 @@ try {
 } finally {
   await cluster.stop();
 }
-const single = await startTestRedis();
+// The baseline: one Redis with one replica, as a region runs without a cluster, so that both sides pay for
+// replication.
+const single = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
+const replica = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(single.port)] });
 let singleResult;
 try {
-  singleResult = await runCase('single Redis (baseline)', single.url, 1, { port: single.port });
+  const probe = createProducerConnection({ url: replica.url });
+  probe.on('error', () => undefined);
+  await waitForReady(probe, 10_000);
+  const syncBy = Date.now() + 20_000;
+  while (!(await probe.info('replication')).includes('master_link_status:up') && Date.now() < syncBy)
+    await new Promise((r) => setTimeout(r, 100));
+  probe.disconnect();
+  singleResult = await runCase('single Redis with a replica (baseline)', single.url, 1, {
+    port: single.port,
+  });
 } finally {
+  await replica.stop();
   await single.stop();
 }
 console.log(
