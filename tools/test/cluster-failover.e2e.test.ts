@@ -160,6 +160,16 @@ describe('a Redis Cluster master SIGKILLed under load', () => {
     // Answered OK at the wait bound (HPNS_WAIT_MS, 3 s): the outcome came too late (a push on the killed shard
     // waited for the failover) or was published while the channel's node was away (pub/sub keeps nothing).
     const lateOutcomes = answers.filter((a) => a.outcome === 'ok' && a.doneAt - a.sentAt >= 2900).length;
+    // What each refusal failed on (the ingress logs it), e.g. `enqueue` or `dead-token lookup`: every push
+    // also reads and writes keys of its own (dead tokens, idempotency) that live on any master.
+    const refusedOn: Record<string, number> = {};
+    for (const line of ingress.output) {
+      if (!line.includes('"send_push.unavailable"')) continue;
+      const what = /^(.*?) failed:/.exec(
+        String((JSON.parse(line) as { err?: { message?: string } }).err?.message),
+      )?.[1];
+      refusedOn[what ?? 'other'] = (refusedOn[what ?? 'other'] ?? 0) + 1;
+    }
     const ms = (t: number | undefined) => (t === undefined ? undefined : Math.round(t));
     const report = {
       sent: run.recorder.answered,
@@ -168,12 +178,16 @@ describe('a Redis Cluster master SIGKILLed under load', () => {
       ok: reconciled.answeredOk,
       refused: refused.length,
       refusedUnavailable: requests('unavailable'),
+      refusedOn,
       internalErrors: requests('internal_error'),
       delivered: reconciled.delivered,
       missing: reconciled.missing,
       duplicates: reconciled.duplicates,
       deliveredWithoutOk: reconciled.deliveredWithoutOk,
       lostReceipts: reconciled.lostReceipts,
+      // How long receipts kept coming after the last answer (3 s of quiet end the wait): a shard whose
+      // consumer did not follow the failover would show here as a long drain.
+      drainMs: Math.round(reconciled.waitedMs),
       lateOutcomes,
       killedShard: victimShard.name,
       failoverMs: ms(failedOverAt === undefined ? undefined : failedOverAt - killedAt),
