@@ -105,7 +105,7 @@ describe('a worker region (WorkerRegion, the production wiring) against a real R
   }
 
   const publishes = async () =>
-    Number(/cmdstat_publish:calls=(\d+)/.exec(await side.info('commandstats'))?.[1] ?? 0);
+    Number(/cmdstat_spublish:calls=(\d+)/.exec(await side.info('commandstats'))?.[1] ?? 0);
 
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -172,7 +172,7 @@ describe('a worker region (WorkerRegion, the production wiring) against a real R
     const queued = await Promise.all([...mine, ...theirs].map((j) => producer.enqueue(j)));
     expect(new Set(queued.map((q) => !q.duplicate && q.envelopeId)).size).toBe(1);
     expect((await Promise.all(waits)).every((r) => r?.status === 'OK')).toBe(true);
-    // One envelope, two ingresses: two PUBLISHes for 50 pushes.
+    // One envelope, two ingresses: two SPUBLISHes for 50 pushes.
     expect((await publishes()) - before).toBe(2);
     await otherListener.close();
     otherConnection.disconnect();

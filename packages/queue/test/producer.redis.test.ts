@@ -170,14 +170,14 @@ describe('OutcomeListener', () => {
       const b = listener.wait('req-b', 50);
       expect(listener.waiting).toBe(2);
       await publishOutcome(publisher, channel, { requestId: 'req-a', response: { status: 'REMOVE' } });
-      await publisher.publish(channel, 'not json');
+      await publisher.spublish(channel, 'not json');
       expect(await a.promise).toEqual({ status: 'REMOVE' });
       expect(await b.promise).toBeUndefined();
       expect(listener.waiting).toBe(0);
-      await publisher.publish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
+      await publisher.spublish(channel, JSON.stringify({ requestId: 'x', response: { status: 'WHAT' } }));
       // A non-string error would break the Mattermost server's map[string]string decoding: refused too.
       const c = listener.wait('req-c', 200);
-      await publisher.publish(
+      await publisher.spublish(
         channel,
         JSON.stringify({ requestId: 'req-c', response: { status: 'FAIL', error: 123 } }),
       );
@@ -209,9 +209,11 @@ describe('OutcomeListener', () => {
         started.push({ connection, listener: await createOutcomeListener(connection, channel), channel });
       }
       expect(errors.map((e) => e.message)).toEqual([]);
-      const subscribed = (await publisher.call('PUBSUB', 'NUMSUB', ...started.map((s) => s.channel))) as (
-        string | number
-      )[];
+      const subscribed = (await publisher.call(
+        'PUBSUB',
+        'SHARDNUMSUB',
+        ...started.map((s) => s.channel),
+      )) as (string | number)[];
       expect(subscribed.filter((_, i) => i % 2 === 1).map(Number)).toEqual(started.map(() => 1));
       const answers = started.map(({ listener }, i) => listener.wait(`req-${i}`, 5000).promise);
       await Promise.all(

@@ -51,6 +51,8 @@ describe('RegionQueues', () => {
         region: 'us',
         provider: 'apns',
         queue: 'push-us-apns',
+        shard: 0,
+        leftover: false,
         waiting: 0,
         active: 0,
         delayed: 0,
