@@ -5,6 +5,9 @@ const ENDPOINTS = ['send_push', 'ack'] as const;
 const ACK_PLATFORMS = new Set(['ios', 'android']);
 const RATE_SCOPES = new Set(['tenant', 'tpns-server', 'tpns-caller', 'throttle']);
 const ADDRESS_SOURCES = new Set(['socket', 'header', 'header_invalid']);
+/** Per-push lookups that a push may go without when the node that holds their key is away. */
+export const SKIPPABLE_LOOKUPS = ['dead_token', 'idempotency'] as const;
+export type SkippableLookup = (typeof SKIPPABLE_LOOKUPS)[number];
 
 /** What the ingress's in-memory caches hold (TtlCacheStats of the tenant registry). */
 export interface CacheStatsSource {
@@ -26,6 +29,7 @@ export class IngressMetrics {
   readonly #regions: ReadonlySet<string>;
   readonly #rateLimited: Counter<'scope'>;
   readonly #callerAddresses: Counter<'source'>;
+  readonly #lookupsSkipped: Counter<'lookup'>;
   #tenantCache: CacheStatsSource | undefined;
 
   constructor(registry: Registry, regions: readonly string[]) {
@@ -69,6 +73,13 @@ export class IngressMetrics {
       labelNames: ['source'],
       registers: [registry],
     });
+    this.#lookupsSkipped = new Counter({
+      name: 'hpns_ingress_lookups_skipped_total',
+      help: 'Pushes queued without a per-push lookup because the Redis node holding its key was away (a cluster node failing over) while the push’s queue shard could still take it: dead_token (the provider answers for a dead token instead), idempotency (a repeated push within the window may then be delivered twice).',
+      labelNames: ['lookup'],
+      registers: [registry],
+    });
+    for (const lookup of SKIPPABLE_LOOKUPS) this.#lookupsSkipped.inc({ lookup }, 0);
     const cacheStats = () => this.#tenantCache?.cacheStats;
     new Gauge({
       name: 'hpns_ingress_tenant_cache_entries',
@@ -110,6 +121,10 @@ export class IngressMetrics {
 
   rateLimited(scope: string): void {
     this.#rateLimited.inc({ scope: bounded(scope, RATE_SCOPES) });
+  }
+
+  lookupSkipped(lookup: SkippableLookup): void {
+    this.#lookupsSkipped.inc({ lookup });
   }
 
   callerAddress(source: string): void {

@@ -33,7 +33,7 @@ export interface IngressRegionOptions {
   /** Envelope format and group-commit limits (PushProducerOptions). */
   producer?: Pick<
     PushProducerOptions,
-    'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes' | 'shards' | 'waitReplicas'
+    'format' | 'maxInFlight' | 'maxPushes' | 'maxBytes' | 'shards' | 'waitReplicas' | 'onReservationSkipped'
   >;
   /** How long to wait for Redis at start. Default 30 s. */
   readyTimeoutMs?: number;

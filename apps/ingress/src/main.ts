@@ -97,6 +97,7 @@ export async function main(): Promise<void> {
             format: config.sealedJobFormat,
             shards: config.redis[region]?.shards ?? 1,
             waitReplicas: config.redis[region]?.waitReplicas ?? 0,
+            onReservationSkipped: () => metrics.lookupSkipped('idempotency'),
           },
         }),
       );

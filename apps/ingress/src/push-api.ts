@@ -166,7 +166,16 @@ export class PushApi {
     }
 
     const { notification } = request;
-    if ((await binding.deadTokens.deadReason(request.targetType, notification.device_id)) !== undefined) {
+    // The dead-token cache only saves a provider round trip: when the node holding this token's key is away
+    // (a cluster master failing over), the push goes on to be queued, and the provider answers for the token.
+    const deadReason = await binding.deadTokens
+      .deadReason(request.targetType, notification.device_id)
+      .catch((error: unknown) => {
+        if (!isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')) throw error;
+        metrics.lookupSkipped('dead_token');
+        return undefined;
+      });
+    if (deadReason !== undefined) {
       metrics.result('send_push', 'remove_cached', region);
       return { status: 'REMOVE' };
     }

@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { type RedisConnection } from './connections';
-import { HpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
+import { HpnsError, isHpnsError, type ProviderKind, type PushJob, type Region } from '@hpns/protocol';
 import { redisUnavailable } from './connections';
 import { type EnvelopePush } from './envelope';
 import { type IdempotencyStore } from './idempotency';
@@ -50,6 +50,12 @@ export interface PushProducerOptions {
   waitReplicas?: number;
   /** How long an add waits for its replicas, in ms. Default 500. */
   waitReplicasTimeoutMs?: number;
+  /**
+   * Called when a push is queued without its idempotency reservation: the store's node was away while the
+   * push's queue shard could take it (a cluster node failing over). Refusing it would lose the push; queuing
+   * it risks only a second delivery of a push the server sent twice within the window.
+   */
+  onReservationSkipped?: () => void;
   /** Content bytes per envelope at most (estimated from the notification's text fields). Default 512 KiB. */
   maxBytes?: number;
 }
@@ -241,7 +247,16 @@ export class PushProducer {
     const store = this.#options.idempotency;
     if (store === undefined)
       throw new Error('an enqueue with an idempotency key needs the idempotency store');
-    const reservation = await store.reserve(dedupKey, requestId);
+    let reservation;
+    try {
+      reservation = await store.reserve(dedupKey, requestId);
+    } catch (error) {
+      if (!isHpnsError(error, 'HPNS_REDIS_UNAVAILABLE')) throw error;
+      // The push is refused only if it cannot be queued either (onReservationSkipped).
+      const result = await this.#add(job);
+      this.#options.onReservationSkipped?.();
+      return result;
+    }
     if (reservation.duplicate) return reservation;
     try {
       return await this.#add(job);

@@ -273,6 +273,7 @@ test('a shard whose master is down is passed over while the others take the enve
   await waitForReady(connection, 10_000);
   const producer = new PushProducer({ region: US, connection, cipher, shards: 3, maxInFlight: 1 });
   const victim = await cluster.masterOfSlot(keySlot(pushQueueShard(US, 'apns', 1).prefix));
+  const onVictim = (slot: number) => victim.slots.some(([first, last]) => slot >= first && slot <= last);
   await cluster.node(victim.port).kill('SIGKILL');
   let refused = 0;
   let accepted = 0;
@@ -292,4 +293,31 @@ test('a shard whose master is down is passed over while the others take the enve
   expect(refused).toBeLessThanOrEqual(2);
   expect(accepted).toBeGreaterThanOrEqual(28);
   await producer.close();
-}, 30_000);
+
+  // A push whose idempotency shard sits on the dead master is still queued (on a live shard), without its
+  // reservation: refusing it would lose it; queuing it risks only a second delivery of a repeated push.
+  const lookups = track(createProducerConnection({ url: cluster.url }));
+  await waitForReady(lookups, 10_000);
+  let skipped = 0;
+  const guarded = new PushProducer({
+    region: US,
+    connection,
+    cipher,
+    shards: 3,
+    idempotency: new IdempotencyStore({ region: US, connection: lookups }),
+    onReservationSkipped: () => (skipped += 1),
+  });
+  const slotNow = Math.floor(Date.now() / 600_000);
+  let onDeadNode: string | undefined;
+  for (let i = 0; onDeadNode === undefined && i < 1000; i++) {
+    const key = hasher.shortHash(`ack-${i}`, 'device');
+    if (onVictim(keySlot(idempotencyKey(US, key.charAt(0), slotNow, true)))) onDeadNode = key;
+  }
+  expect(onDeadNode).toBeDefined();
+  const queued = await guarded.enqueue(makeJob(), onDeadNode);
+  expect(queued.duplicate).toBe(false);
+  // Skipped, or (when the client's retries outlasted the failover) reserved on the promoted replica: queued
+  // either way. producer.redis.test.ts shows the skip itself.
+  expect(skipped).toBeLessThanOrEqual(1);
+  await guarded.close();
+}, 60_000);

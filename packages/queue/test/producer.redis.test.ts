@@ -5,6 +5,8 @@ import {
   createPayloadCipher,
   createProducerConnection,
   createWorkerConnection,
+  IdempotencyStore,
+  waitForReady,
   isShardedOutcomeChannel,
   outcomeChannel,
   publishOutcome,
@@ -113,6 +115,43 @@ describe('PushProducer', () => {
     expect(sizes.get(ids[0] as string)).toBe(1);
     expect([...sizes.values()].slice(1)).toEqual([40, 40, 20]);
     await one.close();
+  });
+
+  it('queues a push whose idempotency store is away, counted, and refuses it when the queue is away too', async () => {
+    // The store on a Redis of its own that is then stopped: as a cluster node holding the key would be.
+    const storeRedis = await startTestRedis();
+    const lookups = createProducerConnection({ url: storeRedis.url });
+    lookups.on('error', () => undefined);
+    await waitForReady(lookups, 5000);
+    let skipped = 0;
+    const guarded = new PushProducer({
+      region: 'us' as Region,
+      connection,
+      cipher,
+      idempotency: new IdempotencyStore({ region: 'us' as Region, connection: lookups }),
+      onReservationSkipped: () => (skipped += 1),
+    });
+    try {
+      await storeRedis.stop();
+      const result = await guarded.enqueue(makeJob(), 'QkeyOfAnAckAndDevice');
+      expect(result.duplicate).toBe(false);
+      expect(skipped).toBe(1);
+      // The same with the queue's Redis away as well: refused with the retryable error, nothing skipped.
+      const down = new PushProducer({
+        region: 'us' as Region,
+        connection: lookups,
+        cipher,
+        idempotency: new IdempotencyStore({ region: 'us' as Region, connection: lookups }),
+        onReservationSkipped: () => (skipped += 1),
+      });
+      const refused = await down.enqueue(makeJob(), 'QkeyOfAnAckAndDevice').catch((error: unknown) => error);
+      expect(isHpnsError(refused, 'HPNS_REDIS_UNAVAILABLE')).toBe(true);
+      expect(skipped).toBe(1);
+      await down.close();
+    } finally {
+      await guarded.close();
+      lookups.disconnect();
+    }
   });
 
   it('refuses a push of another region, and request ids BullMQ cannot take', async () => {
