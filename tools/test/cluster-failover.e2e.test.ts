@@ -179,6 +179,11 @@ describe('a Redis Cluster master SIGKILLed under load', () => {
       refused: refused.length,
       refusedUnavailable: requests('unavailable'),
       refusedOn,
+      // Pushes queued without a lookup whose key sat on the killed master (their queue shard was healthy).
+      lookupsSkipped: {
+        deadToken: counterValue(metrics, 'hpns_ingress_lookups_skipped_total', { lookup: 'dead_token' }),
+        idempotency: counterValue(metrics, 'hpns_ingress_lookups_skipped_total', { lookup: 'idempotency' }),
+      },
       internalErrors: requests('internal_error'),
       delivered: reconciled.delivered,
       missing: reconciled.missing,

@@ -82,6 +82,8 @@ export async function startClusterStack(options: ClusterStackOptions): Promise<C
       HPNS_REGIONS: 'us',
       HPNS_REDIS_URL_US: redisUrl,
       HPNS_QUEUE_SHARDS_US: String(options.shards),
+      // The production setting for a cluster with replicas: an OK only once a replica holds the envelope.
+      HPNS_REDIS_WAIT_REPLICAS: '1',
       HPNS_PAYLOAD_KEYS: `k1:${randomBytes(32).toString('base64')}`,
       HPNS_TOKEN_HASH_KEY: randomBytes(32).toString('base64'),
       HPNS_LOG_LEVEL: 'info',
