@@ -96,6 +96,13 @@ export class IngressRegion implements RegionBinding {
           'redis connection error',
         ),
       );
+      // A cluster client's errors name the cluster; this one names the node and its own reason.
+      connection.on('node error', (err: Error, node: string) =>
+        logger.warn(
+          { event: 'redis.node_error', region, role: role || 'producer', node, err },
+          'redis cluster node error',
+        ),
+      );
       return connection;
     };
     const producer = connect(createProducerConnection, '');

@@ -173,6 +173,9 @@ export class WorkerRegion {
     });
     for (const c of [connection, side]) {
       c.on('error', (err) => options.logger.warn({ event: 'redis.error', err }, 'redis connection error'));
+      c.on('node error', (err: Error, node: string) =>
+        options.logger.warn({ event: 'redis.node_error', node, err }, 'redis cluster node error'),
+      );
     }
     const leftovers: Partial<Record<ProviderKind, number[]>> = {};
     try {

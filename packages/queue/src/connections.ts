@@ -83,7 +83,7 @@ type Role = 'producer' | 'worker' | 'subscriber';
 function createCluster(options: ConnectionOptions, seeds: URL[], role: Role, extra: ClusterOptions): Cluster {
   const first = seeds[0] as URL;
   const base = baseOptions(options, first);
-  return new Cluster(
+  const cluster = new Cluster(
     seeds.map((seed) => ({ host: hostOf(seed), port: Number(seed.port || 6379) })),
     {
       ...extra,
@@ -106,6 +106,52 @@ function createCluster(options: ConnectionOptions, seeds: URL[], role: Role, ext
       slotsRefreshInterval: 5000,
     },
   );
+  // A node's own connection error (a certificate the CA does not sign, a refused password) would otherwise show
+  // only as "Connection is closed" under "Failed to refresh slots cache": pass it on as `node error`.
+  cluster.on('+node', (node: Redis) => {
+    node.on('error', (error: Error) =>
+      cluster.emit('node error', error, `${node.options.host}:${node.options.port}`),
+    );
+  });
+  clusterSeeds.set(cluster, {
+    host: hostOf(first),
+    port: Number(first.port || 6379),
+    options: cluster.options.redisOptions ?? {},
+  });
+  return cluster;
+}
+
+/** The first seed of each cluster client and its node options, to say why a cluster cannot be reached. */
+const clusterSeeds = new WeakMap<Cluster, { host: string; port: number; options: RedisOptions }>();
+
+/**
+ * Why the first seed of a cluster refuses a connection (its TLS, password or socket error), in a few words;
+ * undefined when it connects. The cluster client itself reports only that its slots could not be read.
+ */
+async function seedProblem(cluster: Cluster): Promise<string | undefined> {
+  const seed = clusterSeeds.get(cluster);
+  if (seed === undefined) return undefined;
+  const probe = new Redis({
+    ...seed.options,
+    host: seed.host,
+    port: seed.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    disconnectTimeout: 100,
+  });
+  let problem: string | undefined;
+  probe.on('error', (error: Error) => (problem ??= error.message));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    problem ??= (error as Error).message;
+  } finally {
+    probe.disconnect();
+  }
+  return problem === undefined ? undefined : `seed ${seed.host}:${seed.port}: ${problem}`;
 }
 
 function connect(options: ConnectionOptions, role: Role): RedisConnection {
@@ -196,7 +242,15 @@ export function waitForReady(connection: RedisConnection, timeoutMs: number): Pr
     };
     const timer = setTimeout(() => {
       connection.off('ready', onReady);
-      reject(new HpnsError('HPNS_REDIS_UNAVAILABLE', `Redis not reachable within ${timeoutMs} ms`));
+      const why = isCluster(connection) ? seedProblem(connection) : Promise.resolve(undefined);
+      void why.then((problem) =>
+        reject(
+          new HpnsError(
+            'HPNS_REDIS_UNAVAILABLE',
+            `Redis not reachable within ${timeoutMs} ms${problem === undefined ? '' : ` (${problem})`}`,
+          ),
+        ),
+      );
     }, timeoutMs);
     connection.once('ready', onReady);
   });

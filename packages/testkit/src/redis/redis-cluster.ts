@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +22,11 @@ export interface TestRedisClusterOptions {
   appendOnly?: boolean;
   /** How long to wait for the cluster to form, in ms. Default 30000. */
   startTimeoutMs?: number;
+  /**
+   * TLS for clients, the cluster bus and replication, with this certificate (a private CA's, createTestCa).
+   * Each node then also listens on a TLS port (`tlsUrl`); the plain ports stay for the test's own redis-cli.
+   */
+  tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
 /** One line of `CLUSTER NODES`. */
@@ -82,8 +87,11 @@ export class TestRedisCluster {
   readonly #nodes: TestRedis[];
   readonly #options: TestRedisClusterOptions;
 
+  readonly #tlsPorts: number[];
+
   /** @internal use startTestRedisCluster */
-  constructor(dir: string, nodes: TestRedis[], options: TestRedisClusterOptions) {
+  constructor(dir: string, nodes: TestRedis[], options: TestRedisClusterOptions, tlsPorts: number[] = []) {
+    this.#tlsPorts = tlsPorts;
     this.dir = dir;
     this.#nodes = nodes;
     this.#options = options;
@@ -102,6 +110,17 @@ export class TestRedisCluster {
   /** The cluster as HPNS_REDIS_URL_<REGION> names one: every node's `redis://` URL, comma-separated. */
   get url(): string {
     return this.ports.map((port) => `redis://127.0.0.1:${port}`).join(',');
+  }
+
+  /** The TLS ports of the nodes, in node order (with the `tls` option). */
+  get tlsPorts(): number[] {
+    return this.#tlsPorts;
+  }
+
+  /** The cluster's TLS seed list, `rediss://localhost:<tls port>,…` (with the `tls` option). */
+  get tlsUrl(): string {
+    if (this.#tlsPorts.length === 0) throw new Error('this test cluster was started without TLS');
+    return this.#tlsPorts.map((port) => `rediss://localhost:${port}`).join(',');
   }
 
   /** The node listening on `port`. */
@@ -188,13 +207,29 @@ export async function startTestRedisCluster(
   if (masters < 3) throw new Error('a Redis Cluster needs at least 3 masters');
   const dir = mkdtempSync(join(tmpdir(), 'hpns-redis-cluster-'));
   const nodes: TestRedis[] = [];
+  const tlsPorts: number[] = [];
+  let tlsArgs: string[] = [];
+  if (options.tls !== undefined) {
+    writeFileSync(join(dir, 'server.crt'), options.tls.certPem);
+    writeFileSync(join(dir, 'server.key'), options.tls.keyPem);
+    writeFileSync(join(dir, 'ca.crt'), options.tls.caPem);
+    tlsArgs = [
+      ...['--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key')],
+      ...['--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no'],
+      // The bus and replication over TLS too: every hop encrypted.
+      ...['--tls-cluster', 'yes', '--tls-replication', 'yes'],
+    ];
+  }
   try {
     for (let i = 0; i < masters * (1 + replicas); i += 1) {
       const nodeDir = join(dir, `node-${i}`);
       mkdirSync(nodeDir);
+      const tlsPort = options.tls === undefined ? undefined : await freePort();
+      if (tlsPort !== undefined) tlsPorts.push(tlsPort);
       const node = new TestRedis(await freePort(), nodeDir, {
         appendOnly: options.appendOnly ?? false,
         args: [
+          ...(tlsPort === undefined ? [] : ['--tls-port', String(tlsPort), ...tlsArgs]),
           '--cluster-enabled',
           'yes',
           '--cluster-config-file',
@@ -227,7 +262,7 @@ export async function startTestRedisCluster(
       ],
       { timeout: 30_000 },
     );
-    const cluster = new TestRedisCluster(dir, nodes, options);
+    const cluster = new TestRedisCluster(dir, nodes, options, tlsPorts);
     await cluster.waitHealthy();
     return cluster;
   } catch (error) {
