@@ -26,6 +26,7 @@ export { createLatencySampler, createRng, type LatencyProfile, type Rng } from '
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
 export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';
 export {
+  CommandMonitor,
   REDIS_BACKEND_KINDS,
   startTestRedisBackend,
   TEST_CLUSTER_SHARDS,
