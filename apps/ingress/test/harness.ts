@@ -101,9 +101,9 @@ export class HarnessRedis {
     return Object.fromEntries(entries);
   }
 
-  /** Stops every backend started. */
+  /** Stops every backend that started (one that failed to start has nothing to stop). */
   async stop(): Promise<void> {
-    await Promise.all([...this.#started.values()].map(async (b) => (await b).stop()));
+    await Promise.allSettled([...this.#started.values()].map(async (b) => (await b).stop()));
   }
 }
 

@@ -244,9 +244,17 @@ export async function startWorkerFixture(options: WorkerFixtureOptions): Promise
   try {
     const kind = options.backend ?? 'single';
     const shards = kind === 'cluster' ? TEST_CLUSTER_SHARDS : 1;
+    // The regions' servers start side by side (a test cluster takes seconds). All are waited for before a
+    // failure is thrown, so that close() stops every one that did come up.
+    const starts = await Promise.allSettled(
+      options.regions.map(async (region) => {
+        redis[region] = await startTestRedisBackend(kind, { redis: options.redis });
+      }),
+    );
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     for (const region of options.regions) {
-      const server = await startTestRedisBackend(kind, { redis: options.redis });
-      redis[region] = server;
+      const server = started(redis, region);
       const c = createProducerConnection({ url: server.url });
       connection[region] = c;
       await waitForReady(c, 10_000);
