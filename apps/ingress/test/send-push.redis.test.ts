@@ -37,7 +37,7 @@ describe.each(REDIS_BACKEND_KINDS)('on %s Redis', (kind) => {
         backends: await redis.take(['us']),
       });
     }, 60_000);
-    afterAll(() => h.close(), 30_000);
+    afterAll(() => h?.close(), 30_000);
     beforeEach(() => {
       h.answer = () => ({ status: 'OK' });
       h.regions.get('us')?.received.splice(0);
@@ -255,7 +255,7 @@ describe.each(REDIS_BACKEND_KINDS)('on %s Redis', (kind) => {
         },
       });
     }, 60_000);
-    afterAll(() => h.close(), 30_000);
+    afterAll(() => h?.close(), 30_000);
 
     it('answers the retryable FAIL and counts internal_error, not unavailable', async () => {
       const res = await post(`${h.url()}/api/v1/send_push`, pushBody());
@@ -271,7 +271,7 @@ describe.each(REDIS_BACKEND_KINDS)('on %s Redis', (kind) => {
     beforeAll(async () => {
       h = await startHarness({ backends: await redis.take(['us']) });
     }, 60_000);
-    afterAll(() => h.close(), 30_000);
+    afterAll(() => h?.close(), 30_000);
 
     it.each([
       ['{"id":"a1","received_at":1700000000000,"platform":"ios","type":"message"}', '{"status":"OK"}\n'],
@@ -350,7 +350,7 @@ describe.each(REDIS_BACKEND_KINDS)('on %s Redis', (kind) => {
         ratePerSec: 2,
       });
     }, 60_000);
-    afterAll(() => h.close(), 30_000);
+    afterAll(() => h?.close(), 30_000);
     beforeEach(() => {
       for (const rig of h.regions.values()) rig.received.splice(0);
     });

@@ -26,7 +26,6 @@ export { createLatencySampler, createRng, type LatencyProfile, type Rng } from '
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
 export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';
 export {
-  CommandMonitor,
   REDIS_BACKEND_KINDS,
   startTestRedisBackend,
   TEST_CLUSTER_SHARDS,
@@ -34,6 +33,7 @@ export {
   type RedisBackendKind,
   type TestRedisBackendOptions,
 } from './redis/redis-backend';
+export { CommandMonitor, parseMonitorLine } from './redis/redis-monitor';
 export {
   parseClusterNodes,
   startTestRedisCluster,

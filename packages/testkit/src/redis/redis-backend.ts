@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { CommandMonitor } from './redis-monitor';
 import { startTestRedisCluster, type TestRedisCluster, type TestRedisClusterOptions } from './redis-cluster';
 import { startTestRedis, type TestRedis, type TestRedisOptions } from './redis-server';
 
@@ -97,9 +98,8 @@ export class TestRedisBackend {
    * as EVAL the first time per socket (a cluster has one socket per node).
    */
   async monitor(): Promise<CommandMonitor> {
-    const masters = await this.#masters();
-    const feeds = await Promise.all(masters.map((c) => c.monitor()));
-    return new CommandMonitor(masters, feeds);
+    const masters = new Map((await this.#masters()).map((c) => [c.options.port as number, c]));
+    return CommandMonitor.open([...masters.keys()], (port, text) => (masters.get(port) as Redis).echo(text));
   }
 
   /** Empties every master (only ever this backend's own servers), for the next suite that shares it. */
@@ -112,59 +112,6 @@ export class TestRedisBackend {
     for (const c of this.#admin) c.disconnect();
     await this.server?.stop();
     await this.cluster?.stop();
-  }
-}
-
-/** What the masters ran since `monitor()`: each command as its name (lower case) and arguments. */
-export class CommandMonitor {
-  readonly commands: string[][] = [];
-  readonly #admin: Redis[];
-  readonly #feeds: Redis[];
-  readonly #markers = new Set<string>();
-  #next = 0;
-
-  /** @internal use TestRedisBackend.monitor */
-  constructor(admin: Redis[], feeds: Redis[]) {
-    this.#admin = admin;
-    this.#feeds = feeds;
-    for (const feed of feeds) {
-      feed.on('error', () => undefined);
-      feed.on('monitor', (_time: string, args: string[]) => {
-        const [name = '', ...rest] = args;
-        if (name.toLowerCase() === 'echo' && this.#markers.has(rest[0] ?? '')) return;
-        this.commands.push([name.toLowerCase(), ...rest]);
-      });
-    }
-  }
-
-  /**
-   * Resolves once every command the masters ran before this call has been recorded: MONITOR streams them
-   * after they run, so a reply can reach the test before the line does. Each master echoes a marker and its
-   * feed is read up to it.
-   */
-  async settle(): Promise<void> {
-    await Promise.all(
-      this.#admin.map(async (admin, i) => {
-        const marker = `hpns-test-monitor-${this.#next++}`;
-        this.#markers.add(marker);
-        const feed = this.#feeds[i] as Redis;
-        const seen = new Promise<void>((resolve) => {
-          const onLine = (_time: string, args: string[]) => {
-            if (args[1] !== marker) return;
-            feed.off('monitor', onLine);
-            resolve();
-          };
-          feed.on('monitor', onLine);
-        });
-        await admin.echo(marker);
-        await seen;
-      }),
-    );
-  }
-
-  /** Ends the MONITOR connections. */
-  stop(): void {
-    for (const feed of this.#feeds) feed.disconnect();
   }
 }
 
