@@ -399,6 +399,63 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
     }
   });
 
+  it('passes redisCluster and queueShards to the ingress and the workers, and refuses values HPNS would refuse', () => {
+    const template = (extra: string[]) =>
+      helm([
+        'template',
+        'hpns-de',
+        '.',
+        '--namespace',
+        'hpns-de',
+        '-f',
+        'values-de.yaml',
+        '--set',
+        [...APPLE_IDS(regionValues['de']), ...extra].join(','),
+      ]);
+    const run = template(['redisCluster=true', 'queueShards=6']);
+    expect(run.status).toBe(0);
+    const docs = readYamlStream(run.stdout) as Manifest[];
+    // What each Deployment's container really gets: the ConfigMap it takes its environment from.
+    const envOf = (all: Manifest[], component: string) => {
+      const deployment = all.find(
+        (d) => d.kind === 'Deployment' && d.metadata.name === `hpns-de-${component}`,
+      );
+      const name = deployment && pod(deployment).spec.containers[0]?.envFrom[0]?.configMapRef.name;
+      return all.find((d) => d.kind === 'ConfigMap' && d.metadata.name === name)?.data ?? {};
+    };
+    const proxyConfig =
+      docs.find((d) => d.metadata.name.endsWith('-proxy-config'))?.data?.['mattermost-push-proxy.json'] ?? '';
+    for (const component of ['ingress', 'worker']) {
+      const env = envOf(docs, component);
+      expect(env).toEqual(
+        expect.objectContaining({ HPNS_REDIS_CLUSTER_DE: 'true', HPNS_QUEUE_SHARDS_DE: '6' }),
+      );
+      // The defaults: one server, one shard.
+      expect(envOf(rendered['de'] ?? [], component)).toEqual(
+        expect.objectContaining({ HPNS_REDIS_CLUSTER_DE: 'false', HPNS_QUEUE_SHARDS_DE: '1' }),
+      );
+      // And HPNS reads them so: a managed cluster's one configuration endpoint becomes a cluster client.
+      const files = filesFrom({
+        '/etc/hpns/config/mattermost-push-proxy.json': proxyConfig,
+        ...Object.fromEntries(
+          Object.values(env)
+            .filter((path) => path.startsWith('/etc/hpns/secrets/'))
+            .map((path) => [path, fakeSecret(path)]),
+        ),
+      });
+      const { config } = loadConfig(env, files, { credentials: false });
+      expect(config.redis['de']).toEqual(expect.objectContaining({ cluster: true, shards: 6 }));
+    }
+    for (const [setting, error] of [
+      ['queueShards=0', 'queueShards must be 1-256'],
+      ['queueShards=257', 'queueShards must be 1-256'],
+      ['queueShards=2.5', 'queueShards must be a whole number'],
+      ['redisCluster=yes', 'redisCluster must be true or false'],
+    ] as const) {
+      expect(template([setting]).stderr).toContain(error);
+    }
+  });
+
   it.each(REGIONS)(
     'region %s: the rendered environment and files load with loadConfig, pinned to the region',
     (region) => {

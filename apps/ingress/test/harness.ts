@@ -12,7 +12,7 @@ import {
   type OutcomeMessage,
 } from '@hpns/queue';
 import { createLogger, createMetricsRegistry, type Registry } from '@hpns/runtime';
-import { startTestRedis, type TestRedis } from '@hpns/testkit';
+import { startTestRedisBackend, type RedisBackendKind, type TestRedisBackend } from '@hpns/testkit';
 import { type ListenerMode } from '../src/entitlement';
 import { IngressMetrics } from '../src/ingress-metrics';
 import { createIngressServer, type IngressServer } from '../src/ingress-server';
@@ -29,7 +29,10 @@ const TARGETS: Record<string, 'apns' | 'fcm'> = { apple_rn: 'apns', apple_rnbeta
 export type Answerer = (job: PushJob) => PushResponse | undefined;
 
 interface RegionRig {
-  redis: TestRedis;
+  /** The region's Redis: the harness's own single server, or a backend the suite shares (HarnessRedis). */
+  backend: TestRedisBackend;
+  /** Whether the harness started `backend` (and stops it on close). */
+  owned: boolean;
   /** The fake worker's connections. */
   connections: Redis[];
   /** The region as the ingress's main builds it. */
@@ -48,6 +51,10 @@ export interface Harness {
   /** Resolves once every connection of the region is ready again (after a Redis restart). */
   reconnected: (region: string) => Promise<void>;
   redisOf: (region: string) => Redis;
+  /** The region's test Redis itself: KEYS and INFO over every node of a cluster. */
+  backendOf: (region: string) => TestRedisBackend;
+  /** Queue shards per provider (1 on a single server, TEST_CLUSTER_SHARDS on a cluster). */
+  shards: number;
   registry: Registry;
 }
 
@@ -56,6 +63,48 @@ export interface HarnessOptions {
   listeners?: ListenerMode[];
   api?: Partial<PushApiOptions>;
   bodyLimitBytes?: number;
+  /**
+   * The Redis of each region, shared by the suite (HarnessRedis.take) and left running on close. A region not
+   * named gets a single test Redis of the harness's own.
+   */
+  backends?: Readonly<Record<string, TestRedisBackend>>;
+}
+
+/**
+ * The Redis the harnesses of one suite run on. On single servers each harness starts its own (tests kill and
+ * restart them); a test cluster costs seconds to start, so one per region serves every harness of the suite,
+ * emptied before each takes it.
+ */
+export class HarnessRedis {
+  readonly kind: RedisBackendKind;
+  readonly #started = new Map<string, Promise<TestRedisBackend>>();
+
+  constructor(kind: RedisBackendKind) {
+    this.kind = kind;
+  }
+
+  /** The shared backends of `regions`, emptied; undefined on single servers (each harness starts its own). */
+  async take(regions: readonly string[]): Promise<Record<string, TestRedisBackend> | undefined> {
+    if (this.kind === 'single') return undefined;
+    const entries = await Promise.all(
+      regions.map(async (region) => {
+        let backend = this.#started.get(region);
+        if (backend === undefined) {
+          backend = startTestRedisBackend('cluster');
+          this.#started.set(region, backend);
+        }
+        const ready = await backend;
+        await ready.flush();
+        return [region, ready] as const;
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
+  /** Stops every backend that started (one that failed to start has nothing to stop). */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#started.values()].map(async (b) => (await b).stop()));
+  }
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -63,27 +112,37 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const cipher = createPayloadCipher([{ id: 'k', key: randomBytes(32) }]);
   const regions = new Map<string, RegionRig>();
   const harness = { answer: (() => ({ status: 'OK' })) as Answerer } as Harness;
+  let shards = 1;
   for (const name of regionNames) {
     const region = name as Region;
-    const redis = await startTestRedis();
+    const given = options.backends?.[name];
+    const redis = given ?? (await startTestRedisBackend('single'));
+    shards = Math.max(shards, redis.shards);
     // The production wiring of a region (IngressRegion), on the test's Redis.
     const binding = await IngressRegion.open({
       region,
       redisUrl: redis.url,
+      redisCluster: redis.isCluster,
       instanceId: 'test',
       cipher,
       hasher,
       logger,
+      producer: { shards: redis.shards },
     });
     const shared = createWorkerConnection({ url: redis.url });
     const workerConnection = createWorkerConnection({ url: redis.url });
     const received: PushJob[] = [];
     // The fake worker remembers final outcomes other than OK, as the worker's effects do.
     const workerOutcomes = new FinalOutcomes({ region, connection: shared });
-    const consumers = (['apns', 'fcm'] as const).map((provider) => {
+    // Every shard of each provider is consumed, as a worker does.
+    const lanes = (['apns', 'fcm'] as const).flatMap((provider) =>
+      Array.from({ length: redis.shards }, (_, shard) => ({ provider, shard })),
+    );
+    const consumers = lanes.map(({ provider, shard }) => {
       const consumer = new PushConsumer({
         region,
         provider,
+        shard,
         connection: workerConnection,
         cipher,
         concurrency: 50,
@@ -107,7 +166,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       consumer.start();
       return consumer;
     });
-    regions.set(name, { redis, connections: [shared, workerConnection], consumers, received, binding });
+    regions.set(name, {
+      backend: redis,
+      owned: given === undefined,
+      connections: [shared, workerConnection],
+      consumers,
+      received,
+      binding,
+    });
   }
   const registry = createMetricsRegistry({ collectDefaults: false });
   const metrics = new IngressMetrics(registry, regionNames);
@@ -141,6 +207,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   harness.regions = regions;
   harness.url = (listener = 0) => `http://127.0.0.1:${server.addresses[listener]?.port}`;
   harness.redisOf = (region) => regions.get(region)?.connections[0] as Redis;
+  harness.shards = shards;
+  harness.backendOf = (region) => {
+    const rig = regions.get(region);
+    if (rig === undefined) throw new Error(`the harness does not serve region ${region}`);
+    return rig.backend;
+  };
   harness.reconnected = async (region) => {
     const rig = regions.get(region);
     if (rig === undefined) return;
@@ -160,7 +232,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await bounded(Promise.all(rig.consumers.map((c) => c.close(500))));
       await bounded(rig.binding.close(1000));
       rig.connections.forEach((c) => c.disconnect());
-      await rig.redis.stop();
+      if (rig.owned) await rig.backend.stop();
     }
   };
   return harness;

@@ -3,30 +3,29 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { type Region } from '@hpns/protocol';
-import { pushQueueName, queuePrefix } from '@hpns/queue';
-import { freePort, startTestRedis, type TestRedis } from '@hpns/testkit';
+import { createWorkerConnection, pushQueueShards } from '@hpns/queue';
+import { freePort, REDIS_BACKEND_KINDS, startTestRedisBackend, type TestRedisBackend } from '@hpns/testkit';
 import { writeProxyConfigWithoutKeys } from './proxy-config-fixture';
 
 /**
  * The ingress process as deployed (apps/ingress/dist/main.js, built by the jest global setup), configured with
  * a mattermost-push-proxy.json whose key files are not there: the ingress never calls a provider, so it must
  * start, serve and queue without the APNs key or the FCM service account (the Helm chart does not mount them
- * into its pods).
+ * into its pods). It runs on a single Redis and on a test cluster given as a seed list, with queue shards.
  */
 const MAIN = resolve(__dirname, '../dist/main.js');
 
-describe('the ingress process without provider credentials', () => {
+describe.each(REDIS_BACKEND_KINDS)('the ingress process without provider credentials (%s Redis)', (kind) => {
   let dir: string;
-  let redis: TestRedis;
+  let redis: TestRedisBackend;
   let child: ChildProcess | undefined;
   const output: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hpns-ingress-nocreds-'));
-    redis = await startTestRedis();
-  });
+    redis = await startTestRedisBackend(kind);
+  }, 60_000);
 
   afterAll(async () => {
     if (child !== undefined && child.exitCode === null) {
@@ -47,6 +46,7 @@ describe('the ingress process without provider credentials', () => {
         PATH: process.env.PATH,
         HPNS_CONFIG_FILE: join(dir, 'push.json'),
         HPNS_REDIS_URL: redis.url,
+        ...(redis.shards > 1 ? { HPNS_QUEUE_SHARDS: String(redis.shards) } : {}),
         HPNS_LISTEN_ADDRESS: `127.0.0.1:${apiPort}`,
         HPNS_ADMIN_LISTEN_ADDRESS: `127.0.0.1:${adminPort}`,
         HPNS_PAYLOAD_KEYS: `k1:${randomBytes(32).toString('base64')}`,
@@ -84,11 +84,16 @@ describe('the ingress process without provider credentials', () => {
       });
       expect(await res.text()).toBe('{"status":"OK"}\n');
     }
-    const admin = new Redis(redis.url);
+    const admin = createWorkerConnection({ url: redis.url });
     try {
       for (const provider of ['apns', 'fcm'] as const) {
-        const name = pushQueueName('us' as Region, provider);
-        expect(await admin.llen(`${queuePrefix(name)}:${name}:wait`)).toBe(1);
+        // One envelope per provider, on one of its shards (a cluster client routes each LLEN to its node).
+        const waiting = await Promise.all(
+          pushQueueShards('us' as Region, provider, redis.shards).map(({ prefix, name }) =>
+            admin.llen(`${prefix}:${name}:wait`),
+          ),
+        );
+        expect(waiting.reduce((a, b) => a + b, 0)).toBe(1);
       }
     } finally {
       admin.disconnect();

@@ -26,6 +26,15 @@ export { createLatencySampler, createRng, type LatencyProfile, type Rng } from '
 export { createTestCa, type TestCa, type TestCaOptions } from './tls/test-ca';
 export { startTestRedis, TestRedis, type TestRedisOptions } from './redis/redis-server';
 export {
+  REDIS_BACKEND_KINDS,
+  startTestRedisBackend,
+  TEST_CLUSTER_SHARDS,
+  TestRedisBackend,
+  type RedisBackendKind,
+  type TestRedisBackendOptions,
+} from './redis/redis-backend';
+export { CommandMonitor, parseMonitorLine } from './redis/redis-monitor';
+export {
   parseClusterNodes,
   startTestRedisCluster,
   TestRedisCluster,

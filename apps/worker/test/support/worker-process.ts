@@ -14,12 +14,15 @@ import {
 import {
   spawnService,
   startSimulatorStack,
-  startTestRedis,
+  startTestRedisBackend,
   stopService,
+  TEST_CLUSTER_SHARDS,
+  type RedisBackendKind,
   type ServiceProcess,
   type SimulatorStack,
   type SimulatorStackOptions,
   type TestRedis,
+  type TestRedisBackend,
   type TestRedisOptions,
 } from '@hpns/testkit';
 
@@ -45,6 +48,8 @@ export interface WorkerEnvOptions {
   keys: readonly PayloadKey[];
   hashKey: Buffer;
   concurrency?: number;
+  /** Queue shards per provider (HPNS_QUEUE_SHARDS); unset leaves the default, 1. */
+  shards?: number;
 }
 
 export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
@@ -62,6 +67,7 @@ export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
     ...options.sims.providerEnv(),
     HPNS_ADMIN_LISTEN_ADDRESS: '127.0.0.1:0',
     HPNS_WORKER_CONCURRENCY: String(options.concurrency ?? 100),
+    ...(options.shards === undefined ? {} : { HPNS_QUEUE_SHARDS: String(options.shards) }),
     HPNS_LOG_LEVEL: 'info',
   };
 }
@@ -166,6 +172,12 @@ export interface WorkerFixtureOptions {
   name: string;
   /** One test Redis and one producer per region. */
   regions: readonly Region[];
+  /**
+   * What each region's Redis is: one server (default) or a 3+3 test cluster of its own, whose producer and
+   * workers then use TEST_CLUSTER_SHARDS queue shards.
+   */
+  backend?: RedisBackendKind;
+  /** Options of a single server. */
   redis?: TestRedisOptions;
   sims?: Omit<SimulatorStackOptions, 'outputDir'>;
 }
@@ -177,10 +189,20 @@ export interface WorkerFixtureOptions {
 export interface WorkerFixture {
   readonly dir: string;
   readonly sims: SimulatorStack;
-  /** The region's test Redis, producer connection and producer (throws for a region not started). */
+  /** Queue shards per provider of every region (1 on single servers). */
+  readonly shards: number;
+  /** The region's Redis of either kind (throws for a region not started). */
+  backend(region: Region): TestRedisBackend;
+  /** The region's single test Redis (throws for a region not started or on a cluster). */
   redis(region: Region): TestRedis;
+  /** The region's producer connection and producer (throws for a region not started, or once closed). */
   connection(region: Region): Redis;
   producer(region: Region): PushProducer;
+  /**
+   * Closes the region's producer and its connection early: a test that counts the connections a Redis
+   * receives must not count the producer's (a cluster client opens a new one for each slots refresh).
+   */
+  closeProducer(region: Region): Promise<void>;
   readonly configFile: string;
   /** The environment of a worker of `region`; it is told about every region's Redis unless `redisUrls` is given. */
   env(
@@ -201,27 +223,47 @@ export async function startWorkerFixture(options: WorkerFixtureOptions): Promise
   const dir = mkdtempSync(join(tmpdir(), `hpns-${options.name}-`));
   const keys = [{ id: 'k1', key: randomBytes(32) }];
   const hashKey = randomBytes(32);
-  const redis: Partial<Record<Region, TestRedis>> = {};
+  const redis: Partial<Record<Region, TestRedisBackend>> = {};
   const connection: Partial<Record<Region, Redis>> = {};
   const producer: Partial<Record<Region, PushProducer>> = {};
   let sims: SimulatorStack | undefined;
+  const closeProducer = async (region: Region) => {
+    await producer[region]?.close();
+    connection[region]?.disconnect();
+    delete producer[region];
+    delete connection[region];
+  };
   const close = async () => {
     for (const region of options.regions) {
-      await producer[region]?.close();
-      connection[region]?.disconnect();
+      await closeProducer(region);
       await redis[region]?.stop();
     }
     await sims?.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    const kind = options.backend ?? 'single';
+    const shards = kind === 'cluster' ? TEST_CLUSTER_SHARDS : 1;
+    // The regions' servers start side by side (a test cluster takes seconds). All are waited for before a
+    // failure is thrown, so that close() stops every one that did come up.
+    const starts = await Promise.allSettled(
+      options.regions.map(async (region) => {
+        redis[region] = await startTestRedisBackend(kind, { redis: options.redis });
+      }),
+    );
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     for (const region of options.regions) {
-      const server = await startTestRedis(options.redis);
-      redis[region] = server;
+      const server = started(redis, region);
       const c = createProducerConnection({ url: server.url });
       connection[region] = c;
       await waitForReady(c, 10_000);
-      producer[region] = new PushProducer({ region, connection: c, cipher: createPayloadCipher(keys) });
+      producer[region] = new PushProducer({
+        region,
+        connection: c,
+        cipher: createPayloadCipher(keys),
+        shards,
+      });
     }
     const stack = await startSimulatorStack({ ...options.sims, outputDir: dir });
     sims = stack;
@@ -230,7 +272,14 @@ export async function startWorkerFixture(options: WorkerFixtureOptions): Promise
     return {
       dir,
       sims: stack,
-      redis: (region) => started(redis, region),
+      shards,
+      backend: (region) => started(redis, region),
+      redis: (region) => {
+        const { server } = started(redis, region);
+        if (server === undefined) throw new Error(`region ${region} runs on a cluster, not one server`);
+        return server;
+      },
+      closeProducer,
       connection: (region) => started(connection, region),
       producer: (region) => started(producer, region),
       configFile,
@@ -243,6 +292,7 @@ export async function startWorkerFixture(options: WorkerFixtureOptions): Promise
           keys,
           hashKey,
           concurrency: envOptions.concurrency,
+          ...(shards > 1 ? { shards } : {}),
         }),
       close,
     };

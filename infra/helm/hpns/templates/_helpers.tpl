@@ -96,6 +96,27 @@ runtime to exit. Call with (dict "shutdownTimeoutMs" n "preStopSleepSeconds" n).
 {{- dict "ApplePushSettings" $apple "AndroidPushSettings" $android | toPrettyJson -}}
 {{- end -}}
 
+{{/* redisCluster as `true` or `false`; anything else fails the render (loadConfig would refuse it at start). */}}
+{{- define "hpns.redisCluster" -}}
+{{- $value := .Values.redisCluster -}}
+{{- if not (kindIs "bool" $value) -}}
+{{- fail (printf "redisCluster must be true or false, got %v" $value) -}}
+{{- end -}}
+{{- $value -}}
+{{- end -}}
+
+{{/* queueShards, a whole number 1-256: the ingress and the workers both get it, so they agree on the queues. */}}
+{{- define "hpns.queueShards" -}}
+{{- $value := .Values.queueShards -}}
+{{- if not (regexMatch "^[0-9]+$" (toString $value)) -}}
+{{- fail (printf "queueShards must be a whole number 1-256, got %v" $value) -}}
+{{- end -}}
+{{- if or (lt (int $value) 1) (gt (int $value) 256) -}}
+{{- fail (printf "queueShards must be 1-256, got %v" $value) -}}
+{{- end -}}
+{{- int $value -}}
+{{- end -}}
+
 {{/* Environment shared by the ingress and the workers (non-secret; secrets are named by *_FILE paths). */}}
 {{- define "hpns.commonEnv" -}}
 {{- $region := include "hpns.region" . -}}
@@ -109,6 +130,8 @@ HPNS_SEND_TIMEOUT_SEC: {{ .Values.config.sendTimeoutSec | quote }}
 HPNS_RETRY_TIMEOUT_SEC: {{ .Values.config.retryTimeoutSec | quote }}
 HPNS_PUSH_TTL_SEC: {{ .Values.config.pushTtlSec | quote }}
 {{ printf "HPNS_REDIS_URL_%s_FILE" (upper $region) }}: {{ printf "%s/%s" $dir .Values.secrets.keys.redisUrl | quote }}
+{{ printf "HPNS_REDIS_CLUSTER_%s" (upper $region) }}: {{ include "hpns.redisCluster" . | quote }}
+{{ printf "HPNS_QUEUE_SHARDS_%s" (upper $region) }}: {{ include "hpns.queueShards" . | quote }}
 HPNS_PAYLOAD_KEYS_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.payloadKeys | quote }}
 HPNS_TOKEN_HASH_KEY_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.tokenHashKey | quote }}
 HPNS_ADMIN_TOKEN_FILE: {{ printf "%s/%s" $dir (required "secrets.keys.adminToken is required: the admin port binds 0.0.0.0" .Values.secrets.keys.adminToken) | quote }}

@@ -224,31 +224,49 @@ export async function startTestRedisCluster(
     for (let i = 0; i < masters * (1 + replicas); i += 1) {
       const nodeDir = join(dir, `node-${i}`);
       mkdirSync(nodeDir);
-      const tlsPort = options.tls === undefined ? undefined : await freePort();
-      if (tlsPort !== undefined) tlsPorts.push(tlsPort);
-      const node = new TestRedis(await freePort(), nodeDir, {
-        appendOnly: options.appendOnly ?? false,
-        args: [
-          ...(tlsPort === undefined ? [] : ['--tls-port', String(tlsPort), ...tlsArgs]),
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          'nodes.conf',
-          '--cluster-node-timeout',
-          String(options.nodeTimeoutMs ?? 1000),
-          '--cluster-port',
-          String(await freePort()),
-          // A replica whose link was down longer than the timeout may still take over: tests kill masters.
-          '--cluster-replica-validity-factor',
-          '0',
-          // Replicas sync at once instead of after Redis's 5 s wait for more replicas (diskless sync), so a
-          // cluster is replicating when it is reported healthy.
-          '--repl-diskless-sync-delay',
-          '0',
-        ],
-      });
-      nodes.push(node);
-      await node.start();
+      // A port freePort() found free can be taken before redis-server binds it (suites in parallel start
+      // servers too, and each node needs two or three ports): a node that cannot start is tried again on fresh
+      // ports.
+      for (let attempt = 1; ; attempt += 1) {
+        const tlsPort = options.tls === undefined ? undefined : await freePort();
+        const node = new TestRedis(await freePort(), nodeDir, {
+          appendOnly: options.appendOnly ?? false,
+          args: [
+            ...(tlsPort === undefined ? [] : ['--tls-port', String(tlsPort), ...tlsArgs]),
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            String(options.nodeTimeoutMs ?? 1000),
+            '--cluster-port',
+            String(await freePort()),
+            // A replica whose link was down longer than the timeout may still take over: tests kill masters.
+            '--cluster-replica-validity-factor',
+            '0',
+            // Replicas sync at once instead of after Redis's 5 s wait for more replicas (diskless sync), so a
+            // cluster is replicating when it is reported healthy.
+            '--repl-diskless-sync-delay',
+            '0',
+          ],
+        });
+        try {
+          await node.start();
+          // The PONG must be our server's, not that of whoever took the port first.
+          const info = await cli(node.port, 'INFO', 'server');
+          if (!info.includes(`process_id:${node.pid}\r\n`)) {
+            await node.kill('SIGKILL');
+            throw new Error(`port ${node.port} was taken by another server`);
+          }
+          nodes.push(node);
+          if (tlsPort !== undefined) tlsPorts.push(tlsPort);
+          break;
+        } catch (error) {
+          if (attempt >= 3) throw error;
+          // A failed start may have written a node id to nodes.conf; the next attempt starts clean.
+          rmSync(join(nodeDir, 'nodes.conf'), { force: true });
+        }
+      }
     }
     await run(
       'redis-cli',
