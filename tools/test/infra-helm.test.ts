@@ -399,7 +399,7 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
     }
   });
 
-  it('passes redisCluster and queueShards to the ingress and the workers, and refuses values HPNS would refuse', () => {
+  it('passes redisCluster, queueShards and redisWaitReplicas to the ingress and the workers, and refuses values HPNS would refuse', () => {
     const template = (extra: string[]) =>
       helm([
         'template',
@@ -412,7 +412,7 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
         '--set',
         [...APPLE_IDS(regionValues['de']), ...extra].join(','),
       ]);
-    const run = template(['redisCluster=true', 'queueShards=6']);
+    const run = template(['redisCluster=true', 'queueShards=6', 'redisWaitReplicas=1']);
     expect(run.status).toBe(0);
     const docs = readYamlStream(run.stdout) as Manifest[];
     // What each Deployment's container really gets: the ConfigMap it takes its environment from.
@@ -428,11 +428,19 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
     for (const component of ['ingress', 'worker']) {
       const env = envOf(docs, component);
       expect(env).toEqual(
-        expect.objectContaining({ HPNS_REDIS_CLUSTER_DE: 'true', HPNS_QUEUE_SHARDS_DE: '6' }),
+        expect.objectContaining({
+          HPNS_REDIS_CLUSTER_DE: 'true',
+          HPNS_QUEUE_SHARDS_DE: '6',
+          HPNS_REDIS_WAIT_REPLICAS: '1',
+        }),
       );
       // The defaults: one server, one shard.
       expect(envOf(rendered['de'] ?? [], component)).toEqual(
-        expect.objectContaining({ HPNS_REDIS_CLUSTER_DE: 'false', HPNS_QUEUE_SHARDS_DE: '1' }),
+        expect.objectContaining({
+          HPNS_REDIS_CLUSTER_DE: 'false',
+          HPNS_QUEUE_SHARDS_DE: '1',
+          HPNS_REDIS_WAIT_REPLICAS: '0',
+        }),
       );
       // And HPNS reads them so: a managed cluster's one configuration endpoint becomes a cluster client.
       const files = filesFrom({
@@ -444,13 +452,17 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
         ),
       });
       const { config } = loadConfig(env, files, { credentials: false });
-      expect(config.redis['de']).toEqual(expect.objectContaining({ cluster: true, shards: 6 }));
+      expect(config.redis['de']).toEqual(
+        expect.objectContaining({ cluster: true, shards: 6, waitReplicas: 1 }),
+      );
     }
     for (const [setting, error] of [
       ['queueShards=0', 'queueShards must be 1-256'],
       ['queueShards=257', 'queueShards must be 1-256'],
       ['queueShards=2.5', 'queueShards must be a whole number'],
       ['redisCluster=yes', 'redisCluster must be true or false'],
+      ['redisWaitReplicas=6', 'redisWaitReplicas must be a whole number 0-5'],
+      ['redisWaitReplicas=-1', 'redisWaitReplicas must be a whole number 0-5'],
     ] as const) {
       expect(template([setting]).stderr).toContain(error);
     }

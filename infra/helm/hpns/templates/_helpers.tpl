@@ -117,6 +117,15 @@ runtime to exit. Call with (dict "shutdownTimeoutMs" n "preStopSleepSeconds" n).
 {{- int $value -}}
 {{- end -}}
 
+{{/* redisWaitReplicas, a whole number 0-5. */}}
+{{- define "hpns.redisWaitReplicas" -}}
+{{- $value := .Values.redisWaitReplicas -}}
+{{- if or (not (regexMatch "^[0-9]+$" (toString $value))) (gt (int $value) 5) -}}
+{{- fail (printf "redisWaitReplicas must be a whole number 0-5, got %v" $value) -}}
+{{- end -}}
+{{- int $value -}}
+{{- end -}}
+
 {{/* Environment shared by the ingress and the workers (non-secret; secrets are named by *_FILE paths). */}}
 {{- define "hpns.commonEnv" -}}
 {{- $region := include "hpns.region" . -}}
@@ -132,6 +141,7 @@ HPNS_PUSH_TTL_SEC: {{ .Values.config.pushTtlSec | quote }}
 {{ printf "HPNS_REDIS_URL_%s_FILE" (upper $region) }}: {{ printf "%s/%s" $dir .Values.secrets.keys.redisUrl | quote }}
 {{ printf "HPNS_REDIS_CLUSTER_%s" (upper $region) }}: {{ include "hpns.redisCluster" . | quote }}
 {{ printf "HPNS_QUEUE_SHARDS_%s" (upper $region) }}: {{ include "hpns.queueShards" . | quote }}
+HPNS_REDIS_WAIT_REPLICAS: {{ include "hpns.redisWaitReplicas" . | quote }}
 HPNS_PAYLOAD_KEYS_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.payloadKeys | quote }}
 HPNS_TOKEN_HASH_KEY_FILE: {{ printf "%s/%s" $dir .Values.secrets.keys.tokenHashKey | quote }}
 HPNS_ADMIN_TOKEN_FILE: {{ printf "%s/%s" $dir (required "secrets.keys.adminToken is required: the admin port binds 0.0.0.0" .Values.secrets.keys.adminToken) | quote }}
