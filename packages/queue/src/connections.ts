@@ -143,12 +143,20 @@ async function seedProblem(cluster: Cluster): Promise<string | undefined> {
   });
   let problem: string | undefined;
   probe.on('error', (error: Error) => (problem ??= error.message));
+  let timer: NodeJS.Timeout | undefined;
+  // Bounded: a seed that takes the connection and then says nothing must not hold the error back.
+  const silent = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      problem ??= 'no answer';
+      resolve();
+    }, 2000);
+  });
   try {
-    await probe.connect();
-    await probe.ping();
+    await Promise.race([probe.connect().then(async () => void (await probe.ping())), silent]);
   } catch (error) {
     problem ??= (error as Error).message;
   } finally {
+    clearTimeout(timer);
     probe.disconnect();
   }
   return problem === undefined ? undefined : `seed ${seed.host}:${seed.port}: ${problem}`;
