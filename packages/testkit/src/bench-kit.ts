@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Helpers shared by the benchmarks in the apps' and packages' `bench/` folders (and by the test Redis): a free
@@ -8,8 +10,8 @@ import { createServer } from 'node:net';
  * 2-core machine: it shows where the time goes, and the ceiling the machine allows.
  */
 
-/** A free loopback port (for servers that cannot listen on port 0 and report it, such as redis-server). */
-export function freePort(): Promise<number> {
+/** A port the OS calls free now: bound to port 0 and closed again. */
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -18,6 +20,45 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Where freePort() marks the ports it handed out, for every test process of the machine. */
+const PORT_MARKS = join(tmpdir(), 'hpns-test-ports');
+/** How long a port handed out stays reserved: longer than any test file holds (and restarts) a server. */
+const PORT_RESERVED_MS = 15 * 60_000;
+
+/**
+ * A free loopback port (for servers that cannot listen on port 0 and report it, such as redis-server), and one
+ * that no other test process of this machine was given in the last 15 minutes. Free is not enough: a test that
+ * kills its Redis and starts it again on the same port leaves that port free meanwhile, and another test file's
+ * server could take it; the first test's client then reconnects to a stranger (a cluster node, a server that its
+ * own test kills), which showed as minutes-long "max retries per request" failures after a restart. A marker
+ * file per port (created exclusively) keeps the ports apart across jest's worker processes.
+ */
+export async function freePort(): Promise<number> {
+  mkdirSync(PORT_MARKS, { recursive: true });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await unusedPort();
+    const mark = join(PORT_MARKS, String(port));
+    try {
+      writeFileSync(mark, String(process.pid), { flag: 'wx' });
+      return port;
+    } catch {
+      // Marked: taken over only once its reservation is long past (a mark of an earlier run).
+      const markedAt = (() => {
+        try {
+          return statSync(mark).mtimeMs;
+        } catch {
+          return undefined; // removed meanwhile: try another port
+        }
+      })();
+      if (markedAt !== undefined && Date.now() - markedAt > PORT_RESERVED_MS) {
+        writeFileSync(mark, String(process.pid));
+        return port;
+      }
+    }
+  }
+  throw new Error('no free port that no other test holds');
 }
 
 /** CPU time in µs: user plus system, and the system part alone. */

@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { startTestRedis } from '@hpns/testkit';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startTestRedis, TestRedis } from '@hpns/testkit';
 
 function command(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,5 +39,28 @@ describe('startTestRedis', () => {
       await redis.stop();
     }
     expect(redis.pid).toBeUndefined();
+  });
+});
+
+describe('ports of test servers', () => {
+  it('refuses to start on a port another server already answers on (its PONG is not ours)', async () => {
+    const holder = await startTestRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'hpns-redis-stolen-'));
+    try {
+      const latecomer = new TestRedis(holder.port, dir, {});
+      await expect(latecomer.start()).rejects.toThrow(/is held by another server/);
+      expect(latecomer.pid).toBeUndefined();
+    } finally {
+      await holder.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hands out each port once, marked for the other test processes of the machine', async () => {
+    const ports = await Promise.all(Array.from({ length: 40 }, () => freePort()));
+    expect(new Set(ports).size).toBe(40);
+    for (const port of ports) {
+      expect(readFileSync(join(tmpdir(), 'hpns-test-ports', String(port)), 'utf8')).toBe(String(process.pid));
+    }
   });
 });

@@ -41,6 +41,32 @@ function waitForPing(port: number, deadline: number): Promise<void> {
   });
 }
 
+/** The `process_id` the server on `port` reports (INFO server), over a raw socket; undefined if it cannot say. */
+function serverPid(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    const done = (pid: number | undefined) => {
+      socket.destroy();
+      resolve(pid);
+    };
+    const timer = setTimeout(() => done(undefined), 2000);
+    socket.on('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (data) => {
+      answer += data.toString();
+      const match = /process_id:(\d+)\r\n/.exec(answer);
+      if (match !== null) {
+        clearTimeout(timer);
+        done(Number(match[1]));
+      }
+    });
+    socket.on('error', () => {
+      clearTimeout(timer);
+      done(undefined);
+    });
+  });
+}
+
 /**
  * A `redis-server` of the test's own, on a free loopback port, with its data directory in a temp dir. Tests
  * can kill it (`kill('SIGKILL')`) and start it again on the same port and data (`restart()`), which is how
@@ -107,6 +133,14 @@ export class TestRedis {
       waitForPing(this.port, Date.now() + (this.#options.startTimeoutMs ?? 10_000)),
       failed,
     ]);
+    // The PONG must be this server's: had another process taken the port, ours exits and a stranger answers.
+    const answering = await serverPid(this.port);
+    if (answering !== child.pid) {
+      await this.kill('SIGKILL');
+      throw new Error(
+        `port ${this.port} is held by another server (pid ${answering ?? 'unknown'}), not the redis-server started`,
+      );
+    }
   }
 
   /** Sends a signal to the server and waits for it to exit. */
