@@ -21,7 +21,6 @@ export {
   finalOutcomeKey,
   KEY_ROOT,
   isShardedOutcomeChannel,
-  MAX_QUEUE_SHARDS,
   outcomeChannel,
   pushQueueName,
   pushQueueShard,
@@ -90,3 +89,4 @@ export { RandomPool } from './random-pool';
 export { AckTracker, type AckTrackerOptions } from './ack-tracker';
 export { FinalOutcomes, IDEMPOTENCY_WINDOW_MS, type FinalOutcomesOptions } from './final-outcomes';
 export { leftoverShards } from './shards';
+export { MAX_QUEUE_SHARDS } from '@hpns/runtime';

@@ -1,4 +1,5 @@
 import { isRegionName, type ProviderKind, type Region } from '@hpns/protocol';
+import { MAX_QUEUE_SHARDS } from '@hpns/runtime';
 import { CLUSTER_SLOTS, keySlot } from './key-slot';
 
 /**
@@ -22,9 +23,6 @@ export function pushQueueName(region: Region, provider: ProviderKind): string {
 export function queuePrefix(queueName: string): string {
   return `${KEY_ROOT}:{${queueName}}`;
 }
-
-/** Queue shards per region and provider at most (HPNS_QUEUE_SHARDS). */
-export const MAX_QUEUE_SHARDS = 256;
 
 /** One queue shard of a region and provider: the BullMQ queue name and prefix. */
 export interface QueueShard {

@@ -104,25 +104,30 @@ export class RegionQueues {
     return Array.from({ length: this.shards }, (_, index) => this.queue(provider, index));
   }
 
-  /** Opens the leftover shards (above the configured count, still holding jobs) of every provider. */
-  async #findLeftovers(): Promise<void> {
-    for (const provider of this.providers) {
+  /**
+   * Every shard of `providers`, leftover ones included (found now: above the configured count, still holding
+   * jobs), in provider and shard order.
+   */
+  async #every(
+    providers: readonly ProviderKind[],
+  ): Promise<{ provider: ProviderKind; shard: number; queue: Queue }[]> {
+    const all = [];
+    for (const provider of providers) {
       const shards = this.#shardsOf(provider);
       for (const index of await leftoverShards(this.#connection, this.region, provider, this.shards)) {
         if (!shards.has(index))
           shards.set(index, openPushQueue(this.#connection, this.region, provider, index));
       }
+      const sorted = [...shards].sort(([a], [b]) => a - b);
+      all.push(...sorted.map(([shard, queue]) => ({ provider, shard, queue })));
     }
+    return all;
   }
 
   /** The status of each queue shard, in provider and shard order, leftover shards included. */
   async status(nowMs = Date.now()): Promise<QueueStatus[]> {
-    await this.#findLeftovers();
-    const all = this.providers.flatMap((provider) =>
-      [...this.#shardsOf(provider)].map(([shard, queue]) => ({ provider, shard, queue })),
-    );
     return Promise.all(
-      all.map(async ({ provider, shard, queue }) => {
+      (await this.#every(this.providers)).map(async ({ provider, shard, queue }) => {
         const [counts, oldest, paused] = await Promise.all([
           queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
           oldestWaitingMs(queue, nowMs),
@@ -147,18 +152,12 @@ export class RegionQueues {
 
   /** Pauses every shard of `providers` (default all of this region's), leftover shards included. */
   async pause(providers: readonly ProviderKind[] = this.providers): Promise<void> {
-    await this.#findLeftovers();
-    await Promise.all(
-      providers.flatMap((provider) => [...this.#shardsOf(provider).values()].map((q) => q.pause())),
-    );
+    await Promise.all((await this.#every(providers)).map(({ queue }) => queue.pause()));
   }
 
   /** Resumes every shard of `providers` (default all of this region's), leftover shards included. */
   async resume(providers: readonly ProviderKind[] = this.providers): Promise<void> {
-    await this.#findLeftovers();
-    await Promise.all(
-      providers.flatMap((provider) => [...this.#shardsOf(provider).values()].map((q) => q.resume())),
-    );
+    await Promise.all((await this.#every(providers)).map(({ queue }) => queue.resume()));
   }
 
   /** Closes the queues (not the connection, which the caller owns). */

@@ -1,6 +1,7 @@
 import { type ProviderKind, type Region } from '@hpns/protocol';
 import { type RedisConnection } from './connections';
-import { MAX_QUEUE_SHARDS, pushQueueShard } from './names';
+import { MAX_QUEUE_SHARDS } from '@hpns/runtime';
+import { pushQueueShard } from './names';
 
 /** The BullMQ lists and sets of a queue that hold jobs not yet finished. */
 const UNFINISHED = ['wait', 'paused', 'delayed', 'prioritized', 'active'];

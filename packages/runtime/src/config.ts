@@ -21,7 +21,7 @@ import {
 } from './config-types';
 import { readProxyConfigFile, type ProxyFileSettings } from './proxy-config-file';
 import { readServiceSettings, SERVICE_ENV_VARS } from './config-service';
-import { parseRedisTarget, type RedisTarget } from './redis-target';
+import { MAX_QUEUE_SHARDS, parseRedisTarget, type RedisTarget } from './redis-target';
 
 /** The result of a successful load: the config and the warnings to log once a logger exists. */
 export interface LoadedConfig {
@@ -64,8 +64,6 @@ const ENV_FAMILIES = [
   /^HPNS_QUEUE_SHARDS_[A-Z0-9]+$/,
   /^HPNS_APPLE_CERT_PASSWORD_[A-Z0-9_]+$/,
 ];
-/** Queue shards per region and provider at most (the queue package's MAX_QUEUE_SHARDS). */
-const MAX_QUEUE_SHARDS = 256;
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const DEFAULT_LISTEN_ADDRESS = ':8086';
 const DEFAULT_ADMIN_LISTEN_ADDRESS = '127.0.0.1:9464';
@@ -251,18 +249,15 @@ function payloadKeys(
   };
 }
 
-/** A URL's host name is the local host: `localhost`, `[::1]` or 127.0.0.0/8. */
-function isLoopbackHost(hostname: string): boolean {
-  return ['localhost', '[::1]'].includes(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+/** A host is the local host: `localhost`, `::1` (bracketed or not) or 127.0.0.0/8. */
+function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
 /** `127.0.0.1:9464`, `localhost:9464`, `[::1]:9464`; `:9464` and `0.0.0.0:9464` bind every interface. */
 export function isLoopbackAddress(address: string): boolean {
-  const host = address
-    .slice(0, address.lastIndexOf(':'))
-    .replace(/^\[|\]$/g, '')
-    .toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return isLoopbackHost(address.slice(0, address.lastIndexOf(':')));
 }
 
 /** @throws HpnsError HPNS_CONFIG_INVALID listing every problem, when there is any. */

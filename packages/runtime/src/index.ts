@@ -17,7 +17,7 @@ export {
   type LoadedConfig,
   type RedisConfig,
 } from './config';
-export { parseRedisTarget, type RedisTarget } from './redis-target';
+export { MAX_QUEUE_SHARDS, parseRedisTarget, type RedisTarget } from './redis-target';
 export { parseListenAddress, type ConfigEnv, type ConfigFiles } from './config-env';
 export { nodeConfigFiles, resolveTokenHashKey, summarizeConfig, tokenHashKeyOf } from './config-summary';
 export { appleCertPasswordEnvName, GOOGLE_TOKEN_URI } from './config-targets';

@@ -3,6 +3,9 @@
  * one Redis Cluster. The seeds share a scheme and credentials; a client learns the other nodes from the cluster.
  */
 
+/** Queue shards per region and provider at most (HPNS_QUEUE_SHARDS; the queue package's names.ts). */
+export const MAX_QUEUE_SHARDS = 256;
+
 /** What a Redis setting names: the seed URLs, and whether they are a cluster's. */
 export interface RedisTarget {
   cluster: boolean;
@@ -43,13 +46,14 @@ export function parseRedisTarget(text: string, cluster?: boolean): RedisTarget {
         `seed ${index + 1} differs from the first in scheme or credentials; a cluster has one of each`,
       );
     }
-    if (seed.pathname !== '' && seed.pathname !== '/' && seeds.length > 1) {
-      throw new Error(`seed ${index + 1} names a database; a cluster has only database 0`);
-    }
   }
   const isCluster = cluster ?? seeds.length > 1;
   if (!isCluster && seeds.length > 1) {
     throw new Error('several URLs name a cluster, but the setting says it is not one');
+  }
+  const withDatabase = seeds.findIndex((seed) => seed.pathname !== '' && seed.pathname !== '/');
+  if (isCluster && withDatabase >= 0) {
+    throw new Error(`seed ${withDatabase + 1} names a database; a cluster has only database 0`);
   }
   return { cluster: isCluster, seeds };
 }

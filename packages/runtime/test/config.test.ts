@@ -629,6 +629,10 @@ describe('loadConfig', () => {
     expect(problemsOf(loadError({}, { HPNS_REDIS_URL: 'rediss://a:1,,nonsense' }))).toEqual([
       'HPNS_REDIS_URL_US: seed 2 is not a valid URL',
     ]);
+    // A cluster has only database 0, a lone configuration endpoint too.
+    expect(
+      problemsOf(loadError({}, { HPNS_REDIS_URL: 'rediss://a:1/2', HPNS_REDIS_CLUSTER_US: 'true' })),
+    ).toEqual(['HPNS_REDIS_URL_US: seed 1 names a database; a cluster has only database 0']);
     // Shards on a single Redis are allowed (a rehearsal of a layout) but spread nothing: a warning says so.
     expect(load({}, { HPNS_QUEUE_SHARDS: '4' }).warnings).toContain(
       'region us: 4 queue shards on a single Redis spread no load; shards pay off on a cluster',
